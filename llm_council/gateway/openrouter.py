@@ -1,0 +1,434 @@
+"""The OpenRouter adapter: request bodies with Pareto plugin injection, retries and deadlines.
+
+The same adapter talks to the real OpenRouter API or to the offline sandbox; only the
+httpx transport differs (see ``llm_council.gateway.factory``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import SecretStr
+
+from llm_council.config import GatewaySettings
+from llm_council.gateway.base import (
+    AuthError,
+    BadRequestError,
+    CallTimeoutError,
+    CompletionRequest,
+    CompletionResult,
+    GatewayConnectionError,
+    GatewayError,
+    GatewayKind,
+    MalformedResponseError,
+    PaymentRequiredError,
+    ProviderError,
+    RateLimitedError,
+    RefusedError,
+    UpstreamError,
+    Usage,
+)
+from llm_council.pareto import PARETO_PLUGIN_ID, parse_pareto_model
+
+PARETO_TIER_SCORES: dict[str, float | None] = {
+    "quick": 0.2,
+    "balanced": 0.5,
+    "high": 0.8,
+    "reasoning": 0.9,
+    "frontier": None,
+}
+DEFAULT_DEADLINE_S = 60.0
+
+_log = structlog.get_logger("llm_council.gateway")
+
+_STATUS_ERRORS: dict[int, type[GatewayError]] = {
+    400: BadRequestError,
+    401: AuthError,
+    402: PaymentRequiredError,
+    403: RefusedError,
+    408: CallTimeoutError,
+    429: RateLimitedError,
+    500: UpstreamError,
+    502: UpstreamError,
+    503: UpstreamError,
+    504: UpstreamError,
+}
+
+
+def pareto_score(
+    model: str,
+    tier: str | None,
+    override: float | None,
+    tier_scores: Mapping[str, float | None] = PARETO_TIER_SCORES,
+) -> float | None:
+    """The min_coding_score a call sends: the seat's override, else the tier's score.
+
+    None for a non-Pareto model, and for a Pareto seat whose tier omits the score (frontier).
+    """
+    if parse_pareto_model(model) is None:
+        return None
+    if override is not None:
+        return override
+    return tier_scores.get(tier) if tier else None
+
+
+def build_request_body(
+    request: CompletionRequest,
+    tier_scores: Mapping[str, float | None] = PARETO_TIER_SCORES,
+) -> dict[str, Any]:
+    """The JSON body for ``POST /chat/completions``, with the Pareto plugin where it belongs."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [m.model_dump() for m in request.messages],
+    }
+    # Caller plugins survive; a stray pareto-router entry never does, we decide it below.
+    plugins = [dict(p) for p in request.plugins if p.get("id") != PARETO_PLUGIN_ID]
+    score = pareto_score(request.model, request.tier, request.min_coding_score, tier_scores)
+    if score is not None:
+        plugins.append({"id": PARETO_PLUGIN_ID, "min_coding_score": score})
+    if plugins:
+        body["plugins"] = plugins
+    if request.models:
+        body["models"] = list(request.models)
+    if request.session_id:
+        body["session_id"] = request.session_id
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.stream:
+        body["stream"] = True
+    return body
+
+
+class OpenRouterGateway:
+    """An OpenRouter-compatible gateway with one pooled ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        api_key: str | SecretStr | None,
+        kind: GatewayKind = "openrouter",
+        transport: httpx.AsyncBaseTransport | None = None,
+        base_url: str | None = None,
+        tier_scores: Mapping[str, float | None] | None = None,
+        default_deadline_s: float = DEFAULT_DEADLINE_S,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._kind: GatewayKind = kind
+        self._settings = settings
+        self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        self._tier_scores = dict(PARETO_TIER_SCORES if tier_scores is None else tier_scores)
+        self._default_deadline_s = default_deadline_s
+        self._sleep = sleep
+        self._jitter = jitter
+        headers = {"HTTP-Referer": settings.referer, "X-OpenRouter-Title": settings.title}
+        if self._key.get_secret_value():
+            headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
+        self.base_url = (base_url or settings.base_url).rstrip("/")
+        # httpx's own timeouts bound each socket operation; the wall-clock deadline of a
+        # whole call (which a slow trickle of bytes would otherwise dodge) is ours below.
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            headers=headers,
+            transport=transport,
+            timeout=httpx.Timeout(None, connect=settings.connect_timeout_s),
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenRouterGateway(kind={self._kind!r}, base_url={self.base_url!r})"
+
+    @property
+    def kind(self) -> GatewayKind:
+        return self._kind
+
+    @property
+    def tier_scores(self) -> dict[str, float | None]:
+        return dict(self._tier_scores)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> OpenRouterGateway:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """``GET /models``: OpenRouter's model list (``data`` array)."""
+        response = await self._request("GET", "models")
+        payload = self._json(response)
+        data = payload.get("data")
+        if not isinstance(data, list):
+            raise MalformedResponseError("GET /models returned no 'data' list")
+        return data
+
+    async def complete(self, request: CompletionRequest) -> CompletionResult:
+        """Run one completion with retries for retryable errors, inside a wall-clock deadline."""
+        body = build_request_body(request, self._tier_scores)
+        deadline_s = request.deadline_s or self._default_deadline_s
+        started = time.perf_counter()
+        attempts = 0
+        try:
+            async with asyncio.timeout(deadline_s):
+                while True:
+                    attempts += 1
+                    try:
+                        payload = await (self._stream(body) if request.stream else self._post(body))
+                        return self._result(request, body, payload, attempts, started)
+                    except GatewayError as exc:
+                        exc.attempts = attempts
+                        delay = self._retry_delay(exc, attempts)
+                        remaining = deadline_s - (time.perf_counter() - started)
+                        if delay is None or delay >= remaining:
+                            raise
+                        _log.info(
+                            "gateway.retry",
+                            model=request.model,
+                            attempt=attempts,
+                            error=type(exc).__name__,
+                            delay_s=round(delay, 3),
+                        )
+                        await self._sleep(delay)
+        except TimeoutError:
+            raise CallTimeoutError(
+                f"{request.model} gave no complete answer within the {deadline_s:g}s deadline",
+                attempts=attempts,
+            ) from None
+
+    def _retry_delay(self, exc: GatewayError, attempts: int) -> float | None:
+        if not exc.retryable or attempts >= self._settings.max_attempts:
+            return None
+        if exc.retry_after is not None:
+            return max(0.0, exc.retry_after)
+        ceiling = min(
+            self._settings.backoff_max_s, self._settings.backoff_base_s * 2 ** (attempts - 1)
+        )
+        return ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter"
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise CallTimeoutError(
+                f"timed out talking to {self.base_url}: {type(exc).__name__}"
+            ) from None
+        except httpx.TransportError as exc:
+            raise GatewayConnectionError(
+                f"cannot reach {self.base_url}: {type(exc).__name__}: {self._redact(str(exc))}"
+            ) from None
+        if response.status_code >= 400:
+            raise self._http_error(response.status_code, response.text, response.headers)
+        return response
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        payload = self._json(await self._request("POST", "chat/completions", json=body))
+        self._raise_body_error(payload)
+        return payload
+
+    async def _stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
+        try:
+            async with self._client.stream("POST", "chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    text = (await response.aread()).decode("utf-8", "replace")
+                    raise self._http_error(response.status_code, text, response.headers)
+                return await _assemble_stream(response.aiter_lines(), self._raise_body_error)
+        except httpx.TimeoutException as exc:
+            raise CallTimeoutError(
+                f"timed out talking to {self.base_url}: {type(exc).__name__}"
+            ) from None
+        except httpx.TransportError as exc:
+            raise GatewayConnectionError(
+                f"stream from {self.base_url} broke: {type(exc).__name__}: {self._redact(str(exc))}"
+            ) from None
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            payload = response.json()
+        except ValueError:
+            raise MalformedResponseError(
+                f"response from {response.request.url.path} is not valid JSON "
+                f"({len(response.content)} bytes; truncated?)",
+                http_status=response.status_code,
+            ) from None
+        if not isinstance(payload, dict):
+            raise MalformedResponseError(
+                f"response is JSON but not an object: {type(payload).__name__}"
+            )
+        return payload
+
+    def _raise_body_error(self, payload: dict[str, Any]) -> None:
+        error = payload.get("error")
+        if error is None:
+            return
+        code, message, metadata = _error_fields(error)
+        # Map a known HTTP-like code onto its class (a 429 in the body is still a rate
+        # limit); anything else is a provider failure mid-generation, worth one retry.
+        cls = _STATUS_ERRORS.get(code) if isinstance(code, int) else None
+        if cls is None or cls is BadRequestError:
+            cls = ProviderError
+        raise cls(
+            f"provider error in a 200 response: {self._redact(message)}",
+            code=code,
+            metadata=metadata,
+        )
+
+    def _http_error(self, status: int, text: str, headers: httpx.Headers) -> GatewayError:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and "error" in parsed:
+            code, message, metadata = _error_fields(parsed["error"])
+        else:
+            code, message, metadata = status, text[:200] or "(empty body)", {}
+        cls = _STATUS_ERRORS.get(status) or (UpstreamError if status >= 500 else GatewayError)
+        if cls is RefusedError and metadata.get("reasons"):
+            message = f"{message} (reasons: {', '.join(map(str, metadata['reasons']))})"
+        return cls(
+            self._redact(message),
+            http_status=status,
+            code=code,
+            metadata=metadata,
+            retry_after=_retry_after(headers) if status in {429, 503} else None,
+        )
+
+    def _redact(self, text: str) -> str:
+        secret = self._key.get_secret_value()
+        return text.replace(secret, "***") if secret else text
+
+    def _result(
+        self,
+        request: CompletionRequest,
+        body: dict[str, Any],
+        payload: dict[str, Any],
+        attempts: int,
+        started: float,
+    ) -> CompletionResult:
+        resolved = payload.get("model")
+        choices = payload.get("choices")
+        if not isinstance(resolved, str) or not resolved:
+            raise MalformedResponseError(
+                "response has no 'model' field naming the model that answered"
+            )
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise MalformedResponseError("response has no 'choices'")
+        message = choices[0].get("message") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is not None and not isinstance(content, str):
+            raise MalformedResponseError("choices[0].message.content is not a string")
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        ref = parse_pareto_model(request.model)
+        plugin = next((p for p in body.get("plugins", ()) if p.get("id") == PARETO_PLUGIN_ID), None)
+        result = CompletionResult(
+            requested_model=request.model,
+            resolved_model=resolved,
+            generation_id=payload.get("id") if isinstance(payload.get("id"), str) else None,
+            content=content or "",
+            finish_reason=choices[0].get("finish_reason"),
+            usage=Usage(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+                cost_usd=float(usage["cost"])
+                if isinstance(usage.get("cost"), int | float)
+                else None,
+            ),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            attempts=attempts,
+            min_coding_score=plugin["min_coding_score"] if plugin else None,
+            variant=ref.variant if ref else None,
+            provider=payload.get("provider") if isinstance(payload.get("provider"), str) else None,
+        )
+        if ref is not None:
+            _log.info(
+                "pareto.resolved",
+                requested_model=request.model,
+                resolved_model=resolved,
+                tier=request.tier,
+                min_coding_score=result.min_coding_score,
+                variant=ref.variant,
+                generation_id=result.generation_id,
+            )
+        return result
+
+
+async def _assemble_stream(
+    lines: Any, raise_body_error: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    content: list[str] = []
+    payload: dict[str, Any] = {}
+    finish_reason: str | None = None
+    async for line in lines:
+        if not line or line.startswith(":"):
+            continue  # blank separators and SSE comments (OpenRouter's keep-alives)
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            payload["choices"] = [
+                {
+                    "message": {"role": "assistant", "content": "".join(content)},
+                    "finish_reason": finish_reason,
+                }
+            ]
+            return payload
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise MalformedResponseError(f"unparseable stream chunk: {data[:80]!r}") from None
+        if not isinstance(chunk, dict):
+            raise MalformedResponseError("stream chunk is not a JSON object")
+        raise_body_error(chunk)
+        for key in ("id", "model", "provider", "usage"):
+            if chunk.get(key) is not None:
+                payload[key] = chunk[key]
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                content.append(delta["content"])
+            finish_reason = choice.get("finish_reason") or finish_reason
+    raise MalformedResponseError("stream ended before 'data: [DONE]' (truncated)")
+
+
+def _error_fields(error: Any) -> tuple[str | int | None, str, dict[str, Any]]:
+    if not isinstance(error, dict):
+        return None, str(error), {}
+    metadata = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
+    message = str(error.get("message") or "no message")
+    if raw := metadata.get("provider_name"):
+        message = f"{message} (provider: {raw})"
+    return error.get("code"), message, metadata
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset``."""
+    if value := headers.get("retry-after"):
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    if value := headers.get("x-ratelimit-reset"):
+        try:
+            reset = float(value)
+        except ValueError:
+            return None
+        # OpenRouter sends an epoch in milliseconds; accept seconds too.
+        reset_s = reset / 1000 if reset > 1e11 else reset
+        return max(0.0, reset_s - time.time())
+    return None
