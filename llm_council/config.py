@@ -250,7 +250,9 @@ def _as_config_error(exc: ValidationError, source: str) -> ConfigError:
     kind = err["type"]
     if kind == "extra_forbidden":
         problem = "unknown key"
-        if (len(err["loc"]) >= 2 and err["loc"][:2] == ("tiers", "pools")) or (len(err["loc"]) >= 3 and err["loc"][:2] == ("pareto", "tier_scores")):
+        if (len(err["loc"]) >= 2 and err["loc"][:2] == ("tiers", "pools")) or (
+            len(err["loc"]) >= 3 and err["loc"][:2] == ("pareto", "tier_scores")
+        ):
             problem = f"unknown tier; tiers are {', '.join(TIERS)}"
     elif kind == "enum":
         problem = f"unknown tier {err.get('input')!r}; tiers are {', '.join(TIERS)}"

@@ -1,0 +1,144 @@
+"""The typed session result; its JSON form is the ``llm-council run --json`` contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from llm_council.gateway.base import CallStatus, GatewayKind
+
+SessionStatus = Literal["ok", "partial", "failed"]
+Stage = Literal["answer", "review", "chairman", "reroute"]
+ParseKind = Literal["json", "bare_json", "final_ranking", "labels", "none"]
+FlagKind = Literal["exact", "family", "drift"]
+
+
+class DuplicateFlag(BaseModel):
+    """One duplicate finding on a seat: ``{"kind": "exact", "with": "s1"}`` or a drift."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    kind: FlagKind
+    with_seat: str | None = Field(default=None, alias="with")
+    model: str | None = None  # the concrete model the two seats share (exact/family)
+    stage2_model: str | None = None  # drift: what the seat's review call resolved to
+
+    @model_serializer(mode="plain")
+    def _compact(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.with_seat is not None:
+            out["with"] = self.with_seat
+        if self.model is not None:
+            out["model"] = self.model
+        if self.stage2_model is not None:
+            out["stage2_model"] = self.stage2_model
+        return out
+
+
+class CallRecord(BaseModel):
+    """One gateway call of a session, as the audition store keeps it."""
+
+    stage: Stage
+    seat_id: str  # "chairman" for the stage 3 call
+    requested_model: str
+    resolved_model: str | None
+    min_coding_score: float | None = None
+    variant: str | None = None
+    generation_id: str | None = None
+    status: CallStatus
+    error: str | None = None
+    started_at: datetime
+    latency_ms: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    cost_estimated: bool = False
+    attempts: int = 1
+
+
+class SeatResult(BaseModel):
+    seat_id: str
+    requested_model: str
+    variant: str | None = None
+    min_coding_score: float | None = None
+    resolved_model: str | None = None
+    status: CallStatus
+    error: str | None = None
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    label: str | None = None
+    borda: float | None = None
+    votes: int = 0
+    duplicate_of: list[str] = Field(default_factory=list)
+    duplicate_kind: Literal["exact", "family"] | None = None
+    flags: list[DuplicateFlag] = Field(default_factory=list)
+    answer: str | None = None
+    generation_id: str | None = None
+    attempts: int = 0
+    rerouted_from: str | None = None  # the model a reroute replaced, when one happened
+
+    @property
+    def is_pareto(self) -> bool:
+        from llm_council.pareto import is_pareto_model
+
+        return is_pareto_model(self.requested_model)
+
+
+class RankingEntry(BaseModel):
+    seat_id: str
+    borda: float
+    votes: int
+
+
+class ReviewResult(BaseModel):
+    reviewer_seat: str
+    resolved_model: str | None
+    ranking: list[str]  # seat ids, best first, only the votes that counted
+    abstained: bool
+    parse: ParseKind
+    status: CallStatus = "ok"
+    error: str | None = None
+
+
+class ChairmanResult(BaseModel):
+    requested_model: str
+    resolved_model: str | None = None
+    status: CallStatus
+    error: str | None = None
+
+
+class UsageTotals(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class SessionResult(BaseModel):
+    """Everything one council session produced. ``calls`` is kept for the audition store only."""
+
+    session_id: str
+    created_at: datetime
+    tier: str
+    mode: Literal["coding", "general"]
+    status: SessionStatus
+    gateway: GatewayKind
+    prompt: str
+    seats: list[SeatResult]
+    ranking: list[RankingEntry] = Field(default_factory=list)
+    reviews: list[ReviewResult] = Field(default_factory=list)
+    chairman: ChairmanResult
+    synthesis: str | None = None
+    synthesis_is_fallback: bool = False
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    duplicate_policy: Literal["flag", "collapse", "reroute"] = "flag"
+    notices: list[str] = Field(default_factory=list)
+    config_hash: str | None = None
+    calls: list[CallRecord] = Field(default_factory=list, exclude=True)
+
+    def seat(self, seat_id: str) -> SeatResult:
+        for seat in self.seats:
+            if seat.seat_id == seat_id:
+                return seat
+        raise KeyError(seat_id)
