@@ -1,0 +1,152 @@
+"""The public Python API: ``Council.from_config()`` then ``await council.run(prompt)``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from llm_council.config import TIERS, CouncilConfig, DuplicatePolicy, Mode, load_config
+from llm_council.council.plan import SessionPlan, plan_session
+from llm_council.council.result import SessionResult
+from llm_council.council.session import ProgressListener, SessionRunner
+from llm_council.gateway.base import Gateway
+from llm_council.gateway.factory import GatewayChoice, make_gateway
+from llm_council.paths import default_overlay_path
+from llm_council.registry import Registry, load_registry
+
+if TYPE_CHECKING:
+    from llm_council.audition.logger import AuditionLogger
+
+_log = structlog.get_logger("llm_council")
+SANDBOX_RESULT_NOTICE = (
+    "sandbox output: every answer in this session is simulated, not written by a real model"
+)
+
+
+class Council:
+    """A configured council bound to one gateway (one pooled HTTP client) and an audition log."""
+
+    def __init__(
+        self,
+        config: CouncilConfig,
+        registry: Registry,
+        gateway: Gateway,
+        *,
+        audition: AuditionLogger | None = None,
+        notices: tuple[str, ...] = (),
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.gateway = gateway
+        self.audition = audition
+        self.notices = notices  # said once by the caller (e.g. the sandbox fallback)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path | None = None,
+        *,
+        gateway: GatewayChoice = "auto",
+        env: Mapping[str, str] | None = None,
+        audition: bool = True,
+        sandbox_seed: int = 0,
+    ) -> Council:
+        """Load config and registry, pick the gateway (sandbox without a key), open the store."""
+        config = load_config(path, env)
+        registry = load_registry(overlay=default_overlay_path())
+        pool_models = {e.model for t in TIERS for e in config.pool(t).models}
+        for model in sorted(registry.unknown(pool_models | {config.council.chairman})):
+            _log.warning("registry.unknown_model", model=model, hint="prices and family unknown")
+        chosen = make_gateway(config, registry, gateway, env, sandbox_seed=sandbox_seed)
+        logger = None
+        if audition:
+            from llm_council.audition.logger import AuditionLogger
+            from llm_council.audition.store import open_store
+
+            logger = AuditionLogger(open_store(config), registry)
+        notices = (chosen.notice,) if chosen.notice else ()
+        return cls(config, registry, chosen.gateway, audition=logger, notices=notices)
+
+    async def run(
+        self,
+        prompt: str,
+        tier: str | None = None,
+        mode: Mode | None = None,
+        *,
+        chairman: str | None = None,
+        duplicate_policy: DuplicatePolicy | None = None,
+        progress: ProgressListener | None = None,
+        session_id: str | None = None,
+    ) -> SessionResult:
+        """Run one council session and record it in the audition store."""
+        if not prompt or not prompt.strip():
+            raise ValueError("the prompt is empty")
+        plan = self.plan(tier, mode, chairman)
+        runner = SessionRunner(
+            self.gateway,
+            self.registry,
+            exclude_self_votes=self.config.council.exclude_self_votes,
+            duplicate_policy=duplicate_policy or self.config.council.duplicate_policy,
+            progress=progress,
+        )
+        result = await runner.run(
+            plan,
+            prompt,
+            session_timeout_s=self.config.session_timeout_s(plan.tier),
+            session_id=session_id,
+        )
+        result.config_hash = self.config.config_hash()
+        if self.gateway.kind == "sandbox":
+            result.notices.insert(0, SANDBOX_RESULT_NOTICE)
+        if self.audition is not None:
+            # The write happens after the answer exists and off the event loop.
+            problem = await asyncio.to_thread(self.audition.record, result)
+            if problem:
+                result.notices.append(problem)
+        return result
+
+    def plan(
+        self, tier: str | None = None, mode: Mode | None = None, chairman: str | None = None
+    ) -> SessionPlan:
+        """The seats a session would have: ``ValueError`` for an unknown tier or mode."""
+        tier = tier or self.config.council.default_tier.value
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}")
+        mode = mode or self.config.council.mode
+        if mode not in ("coding", "general"):
+            raise ValueError(f"unknown mode {mode!r}; modes are coding, general")
+        plan = plan_session(self.config, tier, mode, chairman)
+        if not plan.seats:
+            raise ValueError(f"tier {tier!r} has no seat left in {mode} mode: {plan.notices}")
+        return plan
+
+    def run_sync(
+        self, prompt: str, tier: str | None = None, mode: Mode | None = None, **kw: object
+    ) -> SessionResult:
+        """Blocking ``run`` for scripts; successive calls share one event loop and HTTP client."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self.run(prompt, tier, mode, **kw))  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        await self.gateway.aclose()
+
+    def close(self) -> None:
+        """Release the HTTP client (and the private loop of ``run_sync``)."""
+        if self._loop is not None:
+            self._loop.run_until_complete(self.aclose())
+            self._loop.close()
+            self._loop = None
+        else:
+            asyncio.run(self.aclose())
+
+    async def __aenter__(self) -> Council:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()

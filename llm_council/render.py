@@ -1,0 +1,131 @@
+"""Terminal rendering for a session: live per-seat progress and the final result."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+
+from llm_council.council.plan import SessionPlan
+from llm_council.council.result import SeatResult, SessionResult, Stage
+
+_STAGES: tuple[Stage, ...] = ("answer", "review", "chairman")
+_STYLE = {"ok": "green", "pending": "dim", "running": "yellow"}
+
+
+class LiveProgress:
+    """A ProgressListener drawing one row per seat (and the chairman) through the stages."""
+
+    def __init__(self, console: Console, plan: SessionPlan) -> None:
+        self._console = console
+        self._rows: dict[str, dict[str, str]] = {
+            s.seat_id: {"model": s.requested_model} for s in plan.seats
+        }
+        self._rows["chairman"] = {"model": plan.chairman}
+        self._live = Live(self._table(), console=console, refresh_per_second=12, transient=False)
+
+    def __enter__(self) -> LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.update(self._table())
+        self._live.__exit__(None, None, None)
+
+    def stage_started(self, stage: Stage, calls: int) -> None:
+        for seat_id, row in self._rows.items():
+            if (stage == "chairman") == (seat_id == "chairman") and row.get(stage) is None:
+                row[stage] = "running"
+        self._live.update(self._table())
+
+    def call_finished(
+        self, stage: Stage, seat_id: str, status: str, resolved_model: str | None, latency_ms: float
+    ) -> None:
+        row = self._rows.setdefault(seat_id, {"model": "?"})
+        row["answer" if stage == "reroute" else stage] = f"{status} {latency_ms / 1000:.1f}s"
+        if resolved_model and stage in ("answer", "reroute", "chairman"):
+            row["resolved"] = resolved_model
+        self._live.update(self._table())
+
+    def _table(self) -> Table:
+        table = Table(title="council session", expand=False)
+        for column in ("seat", "requested → resolved", *_STAGES):
+            table.add_column(column)
+        for seat_id, row in self._rows.items():
+            model = row["model"] + (f" → {row['resolved']}" if row.get("resolved") else "")
+            cells = [_cell(row.get(stage)) for stage in _STAGES]
+            table.add_row(seat_id, model, *cells)
+        return table
+
+
+def _cell(value: str | None) -> str:
+    if value is None:
+        return "[dim]·[/dim]"
+    status = value.split(" ", 1)[0]
+    return f"[{_STYLE.get(status, 'red')}]{value}[/]"
+
+
+def render_result(console: Console, result: SessionResult) -> None:
+    """Seats with requested → resolved model, flags, ranking, then the synthesis as Markdown."""
+    table = Table(
+        title=f"session {result.session_id} · {result.tier} · {result.mode} · {result.status}"
+    )
+    for column in (
+        "seat",
+        "requested → resolved",
+        "status",
+        "label",
+        "borda",
+        "votes",
+        "cost $",
+        "flags",
+    ):
+        table.add_column(column)
+    for seat in result.seats:
+        table.add_row(
+            seat.seat_id,
+            _model_cell(seat),
+            seat.status if seat.status == "ok" else f"[red]{seat.status}[/red]",
+            seat.label or "",
+            "" if seat.borda is None else f"{seat.borda:.2f}",
+            str(seat.votes),
+            "" if seat.cost_usd is None else f"{seat.cost_usd:.5f}",
+            _flags_cell(seat),
+        )
+    console.print(table)
+    if result.ranking:
+        order = "  ".join(
+            f"{i}. {e.seat_id} ({e.borda:.2f}, {e.votes} votes)"
+            for i, e in enumerate(result.ranking, 1)
+        )
+        console.print(f"[bold]ranking[/bold]  {order}")
+    for note in result.notices:
+        console.print(f"[yellow]note:[/yellow] {note}", markup=True, highlight=False)
+    if result.synthesis:
+        title = "fallback (chairman failed)" if result.synthesis_is_fallback else "synthesis"
+        console.print(Panel(Group(Markdown(result.synthesis)), title=title))
+    usage = result.usage
+    console.print(
+        f"[dim]tokens {usage.prompt_tokens}+{usage.completion_tokens} · cost ${usage.cost_usd:.5f} "
+        f"· gateway {result.gateway}[/dim]"
+    )
+
+
+def _model_cell(seat: SeatResult) -> str:
+    score = f" @{seat.min_coding_score:g}" if seat.min_coding_score is not None else ""
+    resolved = seat.resolved_model or "—"
+    if seat.rerouted_from:
+        resolved += f" (rerouted from {seat.rerouted_from})"
+    return f"{seat.requested_model}{score} → {resolved}"
+
+
+def _flags_cell(seat: SeatResult) -> str:
+    parts = []
+    for flag in seat.flags:
+        if flag.kind == "drift":
+            parts.append(f"drift→{flag.stage2_model}")
+        else:
+            parts.append(f"{flag.kind} with {flag.with_seat}")
+    return "[magenta]" + ", ".join(parts) + "[/magenta]" if parts else ""
