@@ -1,0 +1,224 @@
+"""What the council adds above the models' own latency, against a bare-httpx floor.
+
+Starts the sandbox with uvicorn in a separate process on 127.0.0.1 (one per simulated model
+latency), then in the same run:
+
+* **council**: full sessions (balanced tier: 3 seats -> 3 answers, 3 reviews, 1 chairman)
+  through ``Council`` and the real ``OpenRouterGateway``, audition store off;
+* **bare**: one pooled ``httpx.AsyncClient`` making the same 2N+1 calls per session with
+  bodies of the same shape (answers fed into the review and chairman prompts), nothing else.
+
+Each is run sequentially (``--sessions`` one after another) and with ``--concurrent``
+sessions at once. Per session, the critical path is the models' own latency along the three
+stages (3 x the simulated latency); overhead = wall time - critical path. The council's
+overhead should be within 1.5x of the bare floor, and at 100 ms model latency a session
+should take < 1.05x its critical path.
+
+    python bench/session_overhead.py [--sessions 40] [--concurrent 200] [--latencies 0,100] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from llm_council.api import Council  # noqa: E402
+from llm_council.config import load_config  # noqa: E402
+from llm_council.gateway.openrouter import OpenRouterGateway  # noqa: E402
+from llm_council.registry import load_registry  # noqa: E402
+
+PROMPT = "Write a Python function that merges two sorted lists, with tests."
+TIER = "balanced"
+
+
+@dataclass
+class Row:
+    client: str
+    latency_ms: float
+    mode: str
+    sessions: int
+    wall_ms_mean: float
+    wall_ms_p95: float
+    critical_ms: float
+    overhead_ms_mean: float
+    ratio_to_critical: float | None
+
+
+@contextmanager
+def sandbox_server(port: int, latency_ms: float):
+    cmd = [
+        sys.executable, "-m", "llm_council", "sandbox", "serve",
+        "--port", str(port), "--latency-ms", str(latency_ms),
+    ]  # fmt: skip
+    env = {**os.environ, "LLM_COUNCIL_LOG_LEVEL": "error"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/v1/models", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"sandbox did not start: {proc.stderr.read().decode()}"
+                    ) from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def council_session_walls(base_url: str, n: int, concurrent: bool) -> list[float]:
+    config = load_config()
+    registry = load_registry()
+    tier_scores = {t.value: s for t, s in config.pareto.tier_scores.items()}
+    gateway = OpenRouterGateway(
+        config.gateway,
+        api_key="sk-or-bench",
+        kind="sandbox",
+        base_url=base_url,
+        tier_scores=tier_scores,
+    )
+    council = Council(config, registry, gateway, audition=None)
+
+    async def one() -> float:
+        t0 = time.perf_counter()
+        result = await council.run(PROMPT, TIER)
+        if result.status != "ok":
+            raise RuntimeError(f"bench session not ok: {result.status} {result.notices}")
+        return (time.perf_counter() - t0) * 1000
+
+    try:
+        await one()  # warm-up: connections, imports
+        if concurrent:
+            return list(await asyncio.gather(*(one() for _ in range(n))))
+        return [await one() for _ in range(n)]
+    finally:
+        await council.aclose()
+
+
+async def bare_session_walls(base_url: str, n: int, concurrent: bool) -> list[float]:
+    config = load_config()
+    models = [e.model for e in config.pool(TIER).models]
+    client = httpx.AsyncClient(
+        base_url=base_url + "/",
+        headers={"Authorization": "Bearer sk-or-bench"},
+        timeout=httpx.Timeout(None, connect=10),
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+    )
+
+    async def call(model: str, content: str) -> str:
+        body = {"model": model, "messages": [{"role": "user", "content": content}]}
+        if model.startswith("openrouter/pareto-code"):
+            body["plugins"] = [{"id": "pareto-router", "min_coding_score": 0.5}]
+        response = await client.post("chat/completions", json=body)
+        response.raise_for_status()
+        return response.json()["choices"][0]["message"]["content"]
+
+    async def one() -> float:
+        t0 = time.perf_counter()
+        answers = await asyncio.gather(*(call(m, PROMPT) for m in models))
+        blocks = "\n\n".join(
+            f'<candidate label="Response {chr(65 + i)}">\n{a}\n</candidate>'
+            for i, a in enumerate(answers)
+        )
+        await asyncio.gather(*(call(m, f"{PROMPT}\n\n{blocks}\nrank them") for m in models))
+        await call(config.council.chairman, f"You are the chairman.\n{PROMPT}\n\n{blocks}")
+        return (time.perf_counter() - t0) * 1000
+
+    try:
+        await one()
+        if concurrent:
+            return list(await asyncio.gather(*(one() for _ in range(n))))
+        return [await one() for _ in range(n)]
+    finally:
+        await client.aclose()
+
+
+def summarise(client: str, latency: float, mode: str, walls: list[float]) -> Row:
+    critical = 3 * latency
+    walls_sorted = sorted(walls)
+    mean = statistics.fmean(walls)
+    return Row(
+        client=client,
+        latency_ms=latency,
+        mode=mode,
+        sessions=len(walls),
+        wall_ms_mean=round(mean, 2),
+        wall_ms_p95=round(walls_sorted[int(0.95 * (len(walls) - 1))], 2),
+        critical_ms=critical,
+        overhead_ms_mean=round(mean - critical, 2),
+        ratio_to_critical=round(mean / critical, 4) if critical else None,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", type=int, default=40, help="sequential sessions per client")
+    parser.add_argument("--concurrent", type=int, default=200, help="sessions at once")
+    parser.add_argument("--latencies", default="0,100", help="simulated model latencies, ms")
+    parser.add_argument("--json", action="store_true", help="print rows as JSON")
+    args = parser.parse_args()
+
+    rows: list[Row] = []
+    for latency in (float(x) for x in args.latencies.split(",")):
+        with sandbox_server(_free_port(), latency) as url:
+            for mode, n, concurrent in (
+                ("sequential", args.sessions, False),
+                ("concurrent", args.concurrent, True),
+            ):
+                bare = asyncio.run(bare_session_walls(url, n, concurrent))
+                council = asyncio.run(council_session_walls(url, n, concurrent))
+                rows.append(summarise("bare-httpx", latency, mode, bare))
+                rows.append(summarise("council", latency, mode, council))
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    print(f"{'client':<11} {'model ms':>8} {'mode':<11} {'n':>4} {'wall mean':>10} {'wall p95':>9} "
+          f"{'overhead':>9} {'x critical':>10}")  # fmt: skip
+    for r in rows:
+        ratio = f"{r.ratio_to_critical:.3f}" if r.ratio_to_critical else "-"
+        print(f"{r.client:<11} {r.latency_ms:>8g} {r.mode:<11} {r.sessions:>4} {r.wall_ms_mean:>10.2f} "
+              f"{r.wall_ms_p95:>9.2f} {r.overhead_ms_mean:>9.2f} {ratio:>10}")  # fmt: skip
+    print()
+    for latency in sorted({r.latency_ms for r in rows}):
+        for mode in ("sequential", "concurrent"):
+            pair = {r.client: r for r in rows if r.latency_ms == latency and r.mode == mode}
+            bare, council = pair["bare-httpx"], pair["council"]
+            ratio = (
+                council.overhead_ms_mean / bare.overhead_ms_mean
+                if bare.overhead_ms_mean > 0
+                else float("inf")
+            )
+            print(f"{latency:g} ms {mode}: council overhead {council.overhead_ms_mean:.2f} ms vs "
+                  f"bare {bare.overhead_ms_mean:.2f} ms -> {ratio:.2f}x")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

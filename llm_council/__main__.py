@@ -1,0 +1,5 @@
+"""``python -m llm_council`` runs the CLI."""
+
+from llm_council.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""Build councils on the sandbox for tests: config from a dict, sandbox in-process or on a socket."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+import yaml
+
+from llm_council.api import Council
+from llm_council.config import CouncilConfig, parse_config
+from llm_council.defaults import shipped_file
+from llm_council.gateway.openrouter import OpenRouterGateway
+from llm_council.registry import Registry, load_registry
+from llm_council.sandbox import SandboxApp, SandboxOptions, create_app
+
+SANDBOX_URL = "http://sandbox.test/api/v1"
+
+
+def make_config(
+    pools: dict[str, list[Any]] | None = None, **sections: dict[str, Any]
+) -> CouncilConfig:
+    """The shipped config with some pools replaced and sections patched (fast retries)."""
+    raw = yaml.safe_load(shipped_file("unified_config.yaml").read_text())
+    raw = copy.deepcopy(raw)
+    raw["gateway"].update({"backoff_base_s": 0.01, "backoff_max_s": 0.02, "max_attempts": 2})
+    for tier, models in (pools or {}).items():
+        raw["tiers"]["pools"][tier]["models"] = models
+    for name, values in sections.items():
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(raw[name].get(key), dict):
+                raw[name][key].update(value)
+            else:
+                raw[name][key] = value
+    return parse_config(raw, source="<test>")
+
+
+def sandbox_council(
+    config: CouncilConfig,
+    *,
+    registry: Registry | None = None,
+    base_url: str | None = None,
+    app: SandboxApp | None = None,
+    seed: int = 0,
+) -> tuple[Council, SandboxApp]:
+    """A Council on the sandbox: in-process via ASGITransport, or over ``base_url`` (a socket)."""
+    registry = registry or load_registry()
+    app = app or create_app(registry, SandboxOptions(seed=seed, latency_ms=0))
+    transport = None if base_url else httpx.ASGITransport(app=app)
+    gateway = OpenRouterGateway(
+        config.gateway,
+        api_key="sk-or-test-key-123",
+        kind="sandbox",
+        transport=transport,
+        base_url=base_url or SANDBOX_URL,
+        tier_scores={t.value: s for t, s in config.pareto.tier_scores.items()},
+    )
+    return Council(config, registry, gateway, audition=None), app
+
+
+def requests_for(app: SandboxApp, model: str) -> list[dict[str, Any]]:
+    return [body for body in app.requests if body.get("model") == model]
