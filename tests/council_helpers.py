@@ -27,13 +27,16 @@ def make_config(
     raw["gateway"].update({"backoff_base_s": 0.01, "backoff_max_s": 0.02, "max_attempts": 2})
     for tier, models in (pools or {}).items():
         raw["tiers"]["pools"][tier]["models"] = models
-    for name, values in sections.items():
-        for key, value in values.items():
-            if isinstance(value, dict) and isinstance(raw[name].get(key), dict):
-                raw[name][key].update(value)
-            else:
-                raw[name][key] = value
+    _merge(raw, sections)
     return parse_config(raw, source="<test>")
+
+
+def _merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def sandbox_council(

@@ -97,7 +97,8 @@ async def test_pareto_seat_on_a_seated_model_keeps_its_own_identity():
 
 
 async def test_one_seat_rate_limited_past_its_retries_is_partial():
-    council, app = sandbox_council(make_config())
+    pool = ["anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "x-ai/grok-4.3", PARETO]
+    council, app = sandbox_council(make_config({"balanced": pool}))
     app.set_fault("anthropic/claude-sonnet-4.6", Fault(kind="status", status=429, retry_after=0))
     result = await council.run(PROMPT, "balanced")
     s1 = result.seat("s1")
@@ -105,7 +106,7 @@ async def test_one_seat_rate_limited_past_its_retries_is_partial():
     assert result.status == "partial"
     assert any("s1" in n and "rate_limited" in n for n in result.notices)
     assert all(s.status == "ok" for s in result.seats if s.seat_id != "s1")
-    assert {e.seat_id for e in result.ranking} == {"s2", "s3"}
+    assert {e.seat_id for e in result.ranking} == {"s2", "s3", "s4"}
     assert result.synthesis and not result.synthesis_is_fallback
     await council.aclose()
 
