@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llm_council.audition.sessions_cli import sessions_app
 from llm_council.config import ConfigError
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="The offline OpenRouter-compatible sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sessions_app, name="sessions")
 
 
 class TierChoice(StrEnum):
@@ -184,12 +186,5 @@ def sandbox_serve(
     serve(host=host, port=port, options=SandboxOptions(seed=seed, latency_ms=latency_ms))
 
 
-def _mount_subcommands() -> None:
-    from llm_council.audition.sessions_cli import sessions_app
-
-    app.add_typer(sessions_app, name="sessions")
-
-
 def main() -> None:
-    _mount_subcommands()
     app()

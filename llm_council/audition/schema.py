@@ -1,0 +1,141 @@
+"""The audition store's tables and its forward-only migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD (UTC), for per-day grouping
+    Column("tier", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("gateway", String(16), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("chairman_model", String(128), nullable=False),
+    Column("chairman_resolved", String(128)),
+    Column("chairman_status", String(32), nullable=False),
+    Column("chairman_error", Text),
+    Column("synthesis_is_fallback", Boolean, nullable=False),
+    Column("duplicate_policy", String(16), nullable=False),
+    Column("config_hash", String(64)),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    # Per-session metrics computed once at write time so reports aggregate in SQL.
+    Column("distinct_models", Integer, nullable=False),
+    Column("provider_entropy", Float, nullable=False),
+    Column("pareto_seats", Integer, nullable=False),
+    Column("pareto_exact", Boolean, nullable=False),
+    Column("pareto_family", Boolean, nullable=False),
+    Column("pareto_drift", Boolean, nullable=False),
+    Column("result_json", Text, nullable=False),
+    Index("ix_sessions_tier_created", "tier", "created_at"),
+    Index("ix_sessions_created", "created_at"),
+)
+
+seats = Table(
+    "seats",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("seat_id", String(16), primary_key=True),
+    Column("requested_model", String(128), nullable=False),
+    Column("is_pareto", Boolean, nullable=False),
+    Column("variant", String(16)),
+    Column("min_coding_score", Float),
+    Column("resolved_model", String(128)),
+    Column("provider", String(64)),
+    Column("family", String(128)),
+    Column("status", String(32), nullable=False),
+    Column("error", Text),
+    Column("latency_ms", Float),
+    Column("cost_usd", Float),
+    Column("label", String(32)),
+    Column("borda", Float),
+    Column("votes", Integer, nullable=False),
+    Column("is_first", Boolean, nullable=False),
+    Column("duplicate_kind", String(16)),
+    Column("duplicate_of", String(256)),
+    Column("rerouted_from", String(128)),
+    Index("ix_seats_pareto", "is_pareto", "session_id"),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), nullable=False),
+    Column("seat_id", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("with_seat", String(16)),
+    Column("model", String(128)),
+    Column("stage2_model", String(128)),
+    Index("ix_flags_session", "session_id"),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("seat_id", String(16), nullable=False),
+    Column("requested_model", String(128), nullable=False),
+    Column("is_pareto", Boolean, nullable=False),
+    Column("resolved_model", String(128)),
+    Column("min_coding_score", Float),
+    Column("variant", String(16)),
+    Column("generation_id", String(128)),
+    Column("status", String(32), nullable=False),
+    Column("error", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float),
+    Column("cost_estimated", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    UniqueConstraint("session_id", "seq", name="uq_calls_session_seq"),
+    Index("ix_calls_tier_pareto", "tier", "is_pareto"),
+)
+
+
+def _v1_create(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[sessions, seats, flags, calls])
+
+
+# Forward-only: append a step, never edit a shipped one. Each runs in the transaction that
+# records its version, so a crash mid-migration leaves the database at the old version.
+MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
+    (1, "create sessions, seats, flags, calls", _v1_create),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
