@@ -275,11 +275,9 @@ class OpenRouterGateway:
         if error is None:
             return
         code, message, metadata = _error_fields(error)
-        # Map a known HTTP-like code onto its class (a 429 in the body is still a rate
-        # limit); anything else is a provider failure mid-generation, worth one retry.
-        cls = _STATUS_ERRORS.get(code) if isinstance(code, int) else None
-        if cls is None or cls is BadRequestError:
-            cls = ProviderError
+        # The request was accepted (HTTP 200) and then failed while generating: the code is
+        # the provider's, not an HTTP status of ours, so this is its own retryable class.
+        cls = ProviderError
         raise cls(
             f"provider error in a 200 response: {self._redact(message)}",
             code=code,

@@ -1,0 +1,107 @@
+"""Request bodies: Pareto plugin injection per tier, overrides, nitro, and nothing for others."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_council.gateway.base import ChatMessage, CompletionRequest
+from llm_council.gateway.openrouter import PARETO_TIER_SCORES, build_request_body, pareto_score
+
+MESSAGES = (ChatMessage(role="user", content="Write a merge function."),)
+
+
+def body(model: str, **kw):
+    return build_request_body(CompletionRequest(model=model, messages=MESSAGES, **kw))
+
+
+def test_tier_scores_are_the_documented_mapping():
+    assert PARETO_TIER_SCORES == {
+        "quick": 0.2,
+        "balanced": 0.5,
+        "high": 0.8,
+        "reasoning": 0.9,
+        "frontier": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("tier", "score"), [("quick", 0.2), ("balanced", 0.5), ("high", 0.8), ("reasoning", 0.9)]
+)
+def test_pareto_plugin_per_tier(tier, score):
+    assert body("openrouter/pareto-code", tier=tier)["plugins"] == [
+        {"id": "pareto-router", "min_coding_score": score}
+    ]
+
+
+def test_frontier_omits_the_plugin():
+    out = body("openrouter/pareto-code", tier="frontier")
+    assert "plugins" not in out
+    assert out["model"] == "openrouter/pareto-code"
+
+
+def test_seat_override_wins_even_on_frontier():
+    assert body("openrouter/pareto-code", tier="balanced", min_coding_score=0.7)["plugins"] == [
+        {"id": "pareto-router", "min_coding_score": 0.7}
+    ]
+    assert body("openrouter/pareto-code", tier="frontier", min_coding_score=0.3)["plugins"] == [
+        {"id": "pareto-router", "min_coding_score": 0.3}
+    ]
+
+
+def test_nitro_variant_is_detected():
+    out = body("openrouter/pareto-code:nitro", tier="high")
+    assert out["model"] == "openrouter/pareto-code:nitro"
+    assert out["plugins"] == [{"id": "pareto-router", "min_coding_score": 0.8}]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "anthropic/claude-opus-4.7",
+        "openai/gpt-5.4-mini",
+        "openrouter/auto",
+        "openrouter/pareto-codex",
+    ],
+)
+def test_other_models_carry_no_plugins(model):
+    out = body(model, tier="balanced", min_coding_score=0.9)
+    assert "plugins" not in out
+    assert pareto_score(model, "balanced", 0.9) is None
+
+
+def test_caller_plugins_are_merged_and_pareto_never_doubled():
+    out = body(
+        "openrouter/pareto-code",
+        tier="quick",
+        plugins=({"id": "web"}, {"id": "pareto-router", "min_coding_score": 0.99}),
+    )
+    assert out["plugins"] == [{"id": "web"}, {"id": "pareto-router", "min_coding_score": 0.2}]
+    named = body("openai/gpt-5.4", plugins=({"id": "web"}, {"id": "pareto-router"}))
+    assert named["plugins"] == [{"id": "web"}]
+
+
+def test_passthrough_fields():
+    out = body(
+        "openrouter/pareto-code",
+        tier="balanced",
+        session_id="sess:s3",
+        models=("moonshotai/kimi-k2.6",),
+        max_tokens=100,
+        temperature=0.2,
+        stream=True,
+    )
+    assert out["session_id"] == "sess:s3"
+    assert out["models"] == ["moonshotai/kimi-k2.6"]
+    assert out["max_tokens"] == 100 and out["temperature"] == 0.2 and out["stream"] is True
+    assert out["messages"] == [{"role": "user", "content": "Write a merge function."}]
+
+
+def test_config_tier_scores_override_the_defaults():
+    request = CompletionRequest(model="openrouter/pareto-code", messages=MESSAGES, tier="balanced")
+    custom = {**PARETO_TIER_SCORES, "balanced": 0.4}
+    assert build_request_body(request, custom)["plugins"][0]["min_coding_score"] == 0.4
+
+
+def test_score_outside_range_is_rejected_at_the_boundary():
+    with pytest.raises(ValueError):
+        CompletionRequest(model="openrouter/pareto-code", messages=MESSAGES, min_coding_score=1.2)
