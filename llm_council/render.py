@@ -92,9 +92,16 @@ def render_result(console: Console, result: SessionResult) -> None:
             "" if seat.borda is None else f"{seat.borda:.2f}",
             str(seat.votes),
             "" if seat.cost_usd is None else f"{seat.cost_usd:.5f}",
-            _flags_cell(seat),
+            seat.duplicate_kind or ("drift" if any(f.kind == "drift" for f in seat.flags) else ""),
         )
     console.print(table)
+    flagged = [seat for seat in result.seats if seat.flags]
+    if flagged:
+        console.print("[bold magenta]duplicate flags[/bold magenta]")
+        for seat in flagged:
+            console.print(
+                f"  {seat.seat_id} ({seat.resolved_model}): {_flags_text(seat)}", highlight=False
+            )
     if result.ranking:
         order = "  ".join(
             f"{i}. {e.seat_id} ({e.borda:.2f}, {e.votes} votes)"
@@ -121,11 +128,11 @@ def _model_cell(seat: SeatResult) -> str:
     return f"{seat.requested_model}{score} → {resolved}"
 
 
-def _flags_cell(seat: SeatResult) -> str:
+def _flags_text(seat: SeatResult) -> str:
     parts = []
     for flag in seat.flags:
         if flag.kind == "drift":
-            parts.append(f"drift→{flag.stage2_model}")
+            parts.append(f"drift: its review ran on {flag.stage2_model}")
         else:
-            parts.append(f"{flag.kind} with {flag.with_seat}")
-    return "[magenta]" + ", ".join(parts) + "[/magenta]" if parts else ""
+            parts.append(f"{flag.kind} with {flag.with_seat} ({flag.model})")
+    return "; ".join(parts)
