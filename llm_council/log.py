@@ -35,6 +35,18 @@ def make_redactor(secrets: Iterable[str]) -> Any:
     return processor
 
 
+class _StderrLogger:
+    """Writes to whatever ``sys.stderr`` is at write time (it may be swapped after set-up)."""
+
+    def __init__(self, *_args: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure_logging(
     level: str = "warning", secrets: Iterable[str] = (), json: bool | None = None
 ) -> None:
@@ -56,6 +68,6 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=False,
     )

@@ -43,3 +43,12 @@ def serve_asgi(app: Any) -> Iterator[str]:
 def asgi_server() -> Iterator[Callable[[Any], Any]]:
     """``with asgi_server(app) as base_url: ...`` inside a test."""
     yield serve_asgi
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """The CLI configures structlog globally; give every test the library defaults back."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
