@@ -17,6 +17,7 @@ from llm_council.audition.sessions_cli import sessions_app
 from llm_council.config import ConfigError
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
+from llm_council.ops_cli import check_command, registry_app, report_command
 from llm_council.registry import RegistryError
 
 app = typer.Typer(
@@ -29,6 +30,9 @@ app = typer.Typer(
 sandbox_app = typer.Typer(help="The offline OpenRouter-compatible sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(registry_app, name="registry")
+app.command("report")(report_command)
+app.command("check")(check_command)
 
 
 class TierChoice(StrEnum):
