@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from llm_council.audition.sessions_cli import sessions_app
+from llm_council.cli_errors import fail
 from llm_council.config import ConfigError
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
@@ -70,11 +71,6 @@ ConfigOpt = Annotated[
 ]
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 @app.callback()
 def _main(
     log_level: Annotated[
@@ -82,21 +78,21 @@ def _main(
     ] = "warning",
 ) -> None:
     if log_level.lower() not in {"debug", "info", "warning", "error"}:
-        raise _fail(f"--log-level must be debug, info, warning or error (got {log_level!r})", 2)
+        raise fail(f"--log-level must be debug, info, warning or error (got {log_level!r})", 2)
     configure_logging(log_level, secrets=[os.environ.get("OPENROUTER_API_KEY", "")])
 
 
 def _read_prompt(prompt: str | None, file: Path | None) -> str:
     if prompt is not None and file is not None:
-        raise _fail("give the prompt as an argument or with --file, not both", 2)
+        raise fail("give the prompt as an argument or with --file, not both", 2)
     if file is not None:
         try:
             return file.read_text(encoding="utf-8")
         except OSError as exc:
-            raise _fail(f"cannot read --file {file}: {exc.strerror}", 2) from None
+            raise fail(f"cannot read --file {file}: {exc.strerror}", 2) from None
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
-            raise _fail("no prompt: pass it as an argument, with --file, or on stdin", 2)
+            raise fail("no prompt: pass it as an argument, with --file, or on stdin", 2)
         return sys.stdin.read()
     return prompt
 
@@ -129,13 +125,13 @@ def run(
 
     text = _read_prompt(prompt, file)
     if not text.strip():
-        raise _fail("the prompt is empty", 2)
+        raise fail("the prompt is empty", 2)
     err = Console(stderr=True)
     try:
         council = Council.from_config(config, gateway=gateway.value, sandbox_seed=seed)
         plan = council.plan(tier.value if tier else None, mode.value if mode else None, chairman)
     except (ConfigError, RegistryError, GatewayConfigError, ValueError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
         err.print(f"[yellow]{notice}[/yellow]", highlight=False)
     result = asyncio.run(
@@ -151,7 +147,7 @@ def run(
         causes = "; ".join(
             f"{s.seat_id} {s.requested_model}: {s.status}: {s.error}" for s in result.seats
         )
-        raise _fail(f"no seat answered ({causes})", 1)
+        raise fail(f"no seat answered ({causes})", 1)
 
 
 async def _run_session(council, text, plan, chairman, policy, as_json, err):  # type: ignore[no-untyped-def]
@@ -182,7 +178,7 @@ def sandbox_serve(
     from llm_council.sandbox.server import serve
 
     if not 0 < port < 65536:
-        raise _fail(f"--port must be 1..65535 (got {port})", 2)
+        raise fail(f"--port must be 1..65535 (got {port})", 2)
     Console(stderr=True).print(
         f"sandbox: simulated OpenRouter on http://{host}:{port}/api/v1 (answers are synthetic)",
         highlight=False,

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llm_council.cli_errors import fail
 from llm_council.config import TIERS, ConfigError, CouncilConfig, load_config
 from llm_council.gateway.base import GatewayConfigError, GatewayError
 from llm_council.paths import default_overlay_path
@@ -30,16 +31,11 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def _load(config_path: Path | None) -> tuple[CouncilConfig, Registry]:
     try:
         return load_config(config_path), load_registry(overlay=default_overlay_path())
     except (ConfigError, RegistryError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
@@ -74,16 +70,16 @@ def report_command(
     from llm_council.audition.store import AuditionStoreError, open_store
 
     if tier is not None and tier not in TIERS:
-        raise _fail(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}", 2)
+        raise fail(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}", 2)
     try:
         since_at = parse_since(since) if since else None
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     cfg, registry = _load(config)
     try:
         report = build_report(open_store(cfg), registry, since=since_at, last=last, tier=tier)
     except AuditionStoreError as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     if fmt is ReportFormat.table and output is None:
         render_table(Console(), report)
         return
@@ -103,7 +99,7 @@ def report_command(
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror}", 1) from None
+        raise fail(f"cannot write {output}: {exc.strerror}", 1) from None
     Console(stderr=True).print(f"report written to {output}", highlight=False)
 
 
@@ -126,7 +122,7 @@ def check_command(
         )
         table = Table(title="predicted Pareto resolution (shortlist snapshot)")
         for column in ("tier", "seat", "score", "band", "primary", "fallbacks", ":nitro"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for p in result.predictions:
             score = "omitted" if p.min_coding_score is None else f"{p.min_coding_score:g}"
             table.add_row(
@@ -155,7 +151,7 @@ def registry_list(
     try:
         registry = load_registry(overlay=default_overlay_path())
     except RegistryError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     bands = {m: b for b, ms in registry.pareto.shortlist.items() for m in ms}
     if as_json:
         rows = [{**m.model_dump(), "pareto_band": bands.get(m.id)} for m in registry.models]
@@ -167,13 +163,20 @@ def registry_list(
         )
         return
     table = Table(title=f"registry {registry.source}")
-    for column in ("model", "provider", "family", "context", "$/M in", "$/M out", "coding", "band"):
-        table.add_column(column)
+    table.add_column("model", no_wrap=True)
+    for column in ("provider", "family", "context", "$/M in", "$/M out", "coding", "band"):
+        table.add_column(column, overflow="fold")
     for m in registry.models:
         table.add_row(
             m.id, m.provider, m.family, f"{m.context_length:,}", f"{m.prompt_per_mtok:g}",
             f"{m.completion_per_mtok:g}", "" if m.coding_score is None else f"{m.coding_score:.2f}",
             bands.get(m.id, ""),
+        )  # fmt: skip
+    for meta in registry.meta_models:
+        variants = ", ".join(f":{v}" for v in meta.variants)
+        table.add_row(
+            meta.id, "openrouter", f"router ({meta.plugin_id}; {variants})", f"{meta.context_length:,}",
+            "per model", "per model", "coding only" if meta.coding_only else "", "",
         )  # fmt: skip
     Console().print(table)
 
@@ -192,12 +195,12 @@ def registry_sync(
     from llm_council.registry_sync import sync_registry
 
     if gateway not in ("auto", "sandbox", "openrouter"):
-        raise _fail(f"--gateway must be auto, sandbox or openrouter (got {gateway!r})", 2)
+        raise fail(f"--gateway must be auto, sandbox or openrouter (got {gateway!r})", 2)
     cfg, registry = _load(config)
     try:
         chosen = make_gateway(cfg, registry, gateway)  # type: ignore[arg-type]
     except GatewayConfigError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     if chosen.notice:
         Console(stderr=True).print(f"[yellow]{chosen.notice}[/yellow]", highlight=False)
 
@@ -212,7 +215,7 @@ def registry_sync(
     try:
         result = asyncio.run(go())
     except GatewayError as exc:
-        raise _fail(f"could not fetch /models: {exc}", 1) from None
+        raise fail(f"could not fetch /models: {exc}", 1) from None
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return

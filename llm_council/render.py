@@ -52,7 +52,7 @@ class LiveProgress:
     def _table(self) -> Table:
         table = Table(title="council session", expand=False)
         for column in ("seat", "requested → resolved", *_STAGES):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for seat_id, row in self._rows.items():
             model = row["model"] + (f" → {row['resolved']}" if row.get("resolved") else "")
             cells = [_cell(row.get(stage)) for stage in _STAGES]
@@ -82,7 +82,7 @@ def render_result(console: Console, result: SessionResult) -> None:
         "cost $",
         "flags",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for seat in result.seats:
         table.add_row(
             seat.seat_id,

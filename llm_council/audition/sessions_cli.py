@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_council.audition.store import AuditionStore, AuditionStoreError, open_store
+from llm_council.cli_errors import fail
 from llm_council.config import TIERS, ConfigError, load_config
 
 sessions_app = typer.Typer(help="Browse recorded council sessions.", no_args_is_help=True)
@@ -22,13 +23,7 @@ def _store(config_path: Path | None) -> AuditionStore:
     try:
         return open_store(load_config(config_path))
     except (ConfigError, AuditionStoreError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
+        raise fail(str(exc), 2) from None
 
 
 @sessions_app.command("list")
@@ -40,12 +35,12 @@ def list_sessions(
 ) -> None:
     """Recent sessions: seats requested → resolved, status, duplicate flags, cost."""
     if tier is not None and tier not in TIERS:
-        raise _fail(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}", 2)
+        raise fail(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}", 2)
     store = _store(config)
     try:
         rows = store.list_sessions(last=last, tier=tier)
     except AuditionStoreError as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
@@ -64,7 +59,7 @@ def list_sessions(
         "flags",
         "cost $",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
             r.session_id[:8],
@@ -90,9 +85,9 @@ def show_session(
     try:
         result = store.get_session(session_id)
     except KeyError as exc:
-        raise _fail(str(exc.args[0]), 1) from None
+        raise fail(str(exc.args[0]), 1) from None
     except AuditionStoreError as exc:
-        raise _fail(str(exc), 2 if "not a session id" in str(exc) else 1) from None
+        raise fail(str(exc), 2 if "not a session id" in str(exc) else 1) from None
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return

@@ -102,7 +102,7 @@ class AuditionStore:
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
-            if not self._url.query.get("mode") == "ro":
+            if self._url.query.get("mode") != "ro":
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
