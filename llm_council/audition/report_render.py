@@ -167,6 +167,7 @@ def _share_over_time(name: str, tier: TierReport) -> str:
     models = sorted({m for d in days for m in d.models})
     colour = {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(models)}
     parts = [f'<text x="{left}" y="16" font-size="13">{html.escape(name)}</text>']
+    parts.append(_y_axis(left, height, bottom, "100%"))
     if not days:
         parts.append(
             f'<text x="{left}" y="{height // 2}" font-size="14">no Pareto seats yet</text>'
@@ -203,7 +204,8 @@ def _duplicate_chart(report: Report) -> str:
     kinds = ("any", "exact", "family", "drift")
     tiers = list(report.tiers.items())
     parts = [
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>'
+        _y_axis(left, height, bottom, "100%"),
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>',
     ]
     group = (width - left - 20) / max(1, len(tiers))
     for i, (name, tier) in enumerate(tiers):
@@ -234,7 +236,8 @@ def _borda_chart(report: Report) -> str:
     tiers = list(report.tiers.items())
     scale = height - bottom - 30
     parts = [
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>'
+        _y_axis(left, height, bottom, "1.0"),
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>',
     ]
     group = (width - left - 20) / max(1, len(tiers))
     for i, (name, tier) in enumerate(tiers):
@@ -268,6 +271,22 @@ def _borda_chart(report: Report) -> str:
     if not tiers:
         parts.append(f'<text x="{left}" y="{height // 2}" font-size="14">no sessions yet</text>')
     return _svg("chart-borda", width, height, "".join(parts))
+
+
+def _y_axis(left: int, height: int, bottom: int, top_label: str) -> str:
+    """Gridlines at 0, half and full scale with labels, so bar heights can be read."""
+    top = 30
+    parts = []
+    for frac, label in ((0.0, "0"), (0.5, ""), (1.0, top_label)):
+        y = height - bottom - (height - bottom - top) * frac
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + 600}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+        )
+        if label:
+            parts.append(
+                f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{label}</text>'
+            )
+    return "".join(parts)
 
 
 def _slug(name: str) -> str:
