@@ -23,10 +23,10 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llm_council.audition import schema  # noqa: E402
-from llm_council.audition.report import build_report  # noqa: E402
-from llm_council.audition.store import AuditionStore  # noqa: E402
-from llm_council.registry import load_registry  # noqa: E402
+from llm_council.audition import schema
+from llm_council.audition.report import build_report
+from llm_council.audition.store import AuditionStore
+from llm_council.registry import load_registry
 
 TIERS = {
     "quick": (["google/gemini-3-flash-preview", "anthropic/claude-haiku-4.5"], 0.2, "low"),

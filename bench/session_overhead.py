@@ -37,11 +37,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llm_council.api import Council  # noqa: E402
-from llm_council.log import configure_logging  # noqa: E402
-from llm_council.config import load_config  # noqa: E402
-from llm_council.gateway.openrouter import OpenRouterGateway  # noqa: E402
-from llm_council.registry import load_registry  # noqa: E402
+from llm_council.api import Council
+from llm_council.config import load_config
+from llm_council.gateway.openrouter import OpenRouterGateway
+from llm_council.log import configure_logging
+from llm_council.registry import load_registry
 
 PROMPT = "Write a Python function that merges two sorted lists, with tests."
 TIER = "balanced"

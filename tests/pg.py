@@ -92,7 +92,7 @@ def postgres_server() -> Iterator[str]:
                     f"-p {port} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off -c max_connections=200",
                     "start",
                 ]
-            ),  # fmt: skip
+            ),
             check=True,
             capture_output=True,
             timeout=90,

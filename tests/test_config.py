@@ -105,7 +105,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_missing_file_from_flag_and_env(tmp_path):
-    with pytest.raises(ConfigError, match="not found .from --config"):
+    with pytest.raises(ConfigError, match=r"not found \(from --config"):
         load_config(tmp_path / "nope.yaml", env={})
     with pytest.raises(ConfigError, match="LLM_COUNCIL_CONFIG"):
         load_config(None, env={"LLM_COUNCIL_CONFIG": str(tmp_path / "nope.yaml")})

@@ -118,7 +118,7 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False)
     | st.text(max_size=20)
-    | st.sampled_from(LABELS + ["response a", "Response  B", "Response Q"]),
+    | st.sampled_from([*LABELS, "response a", "Response  B", "Response Q"]),
     lambda children: (
         st.lists(children, max_size=6)
         | st.dictionaries(st.sampled_from(["ranking", "x"]), children, max_size=3)
