@@ -33,6 +33,7 @@ from llm_council.council.result import (
     UsageTotals,
 )
 from llm_council.gateway.base import (
+    CallStatus,
     CallTimeoutError,
     ChatMessage,
     CompletionRequest,
@@ -352,7 +353,9 @@ class _Run:
         reviews = await asyncio.gather(*(self._review(rv, shuffled) for rv in voices))
         ballots = []
         for review in reviews:
-            allowed = self._allowed(self._seat(seats, review.reviewer_seat), shuffled, review)
+            allowed = self._allowed(
+                self._seat(seats, review.reviewer_seat), shuffled, review.resolved_model
+            )
             ballots.append((review.ranking, len(allowed)))
         scores = borda(ballots, tie_order=[s.seat_id for s in shuffled])
         for score in scores:
@@ -364,13 +367,11 @@ class _Run:
         ]
 
     def _allowed(
-        self, reviewer: SeatResult, candidates: Sequence[SeatResult], review: ReviewResult | None
+        self, reviewer: SeatResult, candidates: Sequence[SeatResult], stage2_model: str | None
     ) -> list[SeatResult]:
         """Candidates a reviewer may rank: never its own answer, nor (by default) any answer
         written by the concrete model it is (at stage 1, or at stage 2 if it drifted)."""
-        own_models = {reviewer.resolved_model}
-        if review is not None and review.resolved_model:
-            own_models.add(review.resolved_model)
+        own_models = {reviewer.resolved_model, stage2_model or reviewer.resolved_model}
         return [
             c
             for c in candidates
@@ -381,13 +382,8 @@ class _Run:
     async def _review(self, reviewer: SeatResult, shuffled: list[SeatResult]) -> ReviewResult:
         allowed = self._allowed(reviewer, shuffled, None)
         if len(allowed) < 2:
-            return ReviewResult(
-                reviewer_seat=reviewer.seat_id,
-                resolved_model=None,
-                ranking=[],
-                abstained=True,
-                parse="none",
-                error="not asked: fewer than two answers it may rank (own model excluded)",
+            return _abstention(
+                reviewer, "not asked: fewer than two answers it may rank (own model excluded)"
             )
         plan_seat = self.by_id[reviewer.seat_id]
         candidates = [Candidate(label=c.label or "", text=c.answer or "") for c in allowed]
@@ -398,27 +394,12 @@ class _Run:
             request = request.model_copy(update={"models": (reviewer.resolved_model,)})
         out = await self._call("review", reviewer.seat_id, request, plan_seat.min_coding_score)
         if out.result is None:
-            return ReviewResult(
-                reviewer_seat=reviewer.seat_id,
-                resolved_model=None,
-                ranking=[],
-                abstained=True,
-                parse="none",
-                status=out.record.status,
-                error=out.record.error,
-            )
+            return _abstention(reviewer, out.record.error, out.record.status)
         resolved = out.result.resolved_model
         if plan_seat.is_pareto and (flag := duplicates.drift_flag(reviewer, resolved)):
             duplicates.apply_flags([reviewer], {reviewer.seat_id: [flag]})
         # Drop votes for answers written by the model the reviewer turned out to be at stage 2.
-        review_stub = ReviewResult(
-            reviewer_seat=reviewer.seat_id,
-            resolved_model=resolved,
-            ranking=[],
-            abstained=True,
-            parse="none",
-        )
-        permitted = {c.label: c.seat_id for c in self._allowed(reviewer, allowed, review_stub)}
+        permitted = {c.label: c.seat_id for c in self._allowed(reviewer, allowed, resolved)}
         parsed = parse_ranking(out.result.content, list(permitted))
         return ReviewResult(
             reviewer_seat=reviewer.seat_id,
@@ -476,6 +457,18 @@ class _Run:
     @staticmethod
     def _seat(seats: Sequence[SeatResult], seat_id: str) -> SeatResult:
         return next(s for s in seats if s.seat_id == seat_id)
+
+
+def _abstention(reviewer: SeatResult, error: str | None, status: CallStatus = "ok") -> ReviewResult:
+    return ReviewResult(
+        reviewer_seat=reviewer.seat_id,
+        resolved_model=None,
+        ranking=[],
+        abstained=True,
+        parse="none",
+        status=status,
+        error=error,
+    )
 
 
 def _seat_result(seat: Seat, out: _Outcome) -> SeatResult:

@@ -7,10 +7,11 @@ httpx transport differs (see ``llm_council.gateway.factory``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -218,17 +219,23 @@ class OpenRouterGateway:
         )
         return ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter"
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    @contextlib.contextmanager
+    def _transport_errors(self, doing: str) -> Iterator[None]:
+        """Map httpx's transport failures onto the taxonomy (the key redacted from causes)."""
         try:
-            response = await self._client.request(method, path, **kwargs)
+            yield
         except httpx.TimeoutException as exc:
             raise CallTimeoutError(
-                f"timed out talking to {self.base_url}: {type(exc).__name__}"
+                f"timed out {doing} {self.base_url}: {type(exc).__name__}"
             ) from None
         except httpx.TransportError as exc:
             raise GatewayConnectionError(
-                f"cannot reach {self.base_url}: {type(exc).__name__}: {self._redact(str(exc))}"
+                f"failed {doing} {self.base_url}: {type(exc).__name__}: {self._redact(str(exc))}"
             ) from None
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._transport_errors("talking to"):
+            response = await self._client.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise self._http_error(response.status_code, response.text, response.headers)
         return response
@@ -240,20 +247,12 @@ class OpenRouterGateway:
 
     async def _stream(self, body: dict[str, Any]) -> dict[str, Any]:
         """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
-        try:
+        with self._transport_errors("streaming from"):
             async with self._client.stream("POST", "chat/completions", json=body) as response:
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
                     raise self._http_error(response.status_code, text, response.headers)
                 return await _assemble_stream(response.aiter_lines(), self._raise_body_error)
-        except httpx.TimeoutException as exc:
-            raise CallTimeoutError(
-                f"timed out talking to {self.base_url}: {type(exc).__name__}"
-            ) from None
-        except httpx.TransportError as exc:
-            raise GatewayConnectionError(
-                f"stream from {self.base_url} broke: {type(exc).__name__}: {self._redact(str(exc))}"
-            ) from None
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
