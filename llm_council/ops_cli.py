@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -90,7 +91,7 @@ def report_command(
     elif fmt is ReportFormat.html:
         text = render_html(report)
     else:
-        console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
+        console = Console(record=True, width=120, file=io.StringIO())
         render_table(console, report)
         text = console.export_text()
     if output is None:

@@ -21,6 +21,15 @@ from llm_council.council.prompts import (
     stage_label,
 )
 from llm_council.council.ranking import borda, parse_ranking
+from llm_council.council.records import (
+    Outcome,
+    abstention,
+    call_record,
+    failure_notices,
+    seat_result,
+    session_status,
+    sum_cost,
+)
 from llm_council.council.result import (
     CallRecord,
     ChairmanResult,
@@ -28,12 +37,10 @@ from llm_council.council.result import (
     ReviewResult,
     SeatResult,
     SessionResult,
-    SessionStatus,
     Stage,
     UsageTotals,
 )
 from llm_council.gateway.base import (
-    CallStatus,
     CallTimeoutError,
     ChatMessage,
     CompletionRequest,
@@ -64,17 +71,6 @@ class _NoProgress:
         self, stage: Stage, seat_id: str, status: str, resolved_model: str | None, latency_ms: float
     ) -> None:
         pass
-
-
-class _Outcome:
-    __slots__ = ("error", "record", "result")
-
-    def __init__(
-        self, result: CompletionResult | None, error: GatewayError | None, record: CallRecord
-    ) -> None:
-        self.result = result
-        self.error = error
-        self.record = record
 
 
 class SessionRunner:
@@ -152,7 +148,7 @@ class _Run:
 
     async def _call(
         self, stage: Stage, seat_id: str, request: CompletionRequest, score: float | None
-    ) -> _Outcome:
+    ) -> Outcome:
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         result: CompletionResult | None = None
@@ -165,63 +161,14 @@ class _Run:
             except GatewayError as exc:
                 error = exc
         latency_ms = (time.perf_counter() - t0) * 1000
-        record = self._record(stage, seat_id, request, score, started_at, latency_ms, result, error)
+        record = call_record(
+            stage, seat_id, request, score, started_at, latency_ms, result, error, self.r._registry
+        )
         self.calls.append(record)
         self.r._progress.call_finished(
             stage, seat_id, record.status, record.resolved_model, record.latency_ms
         )
-        return _Outcome(result, error, record)
-
-    def _record(
-        self,
-        stage: Stage,
-        seat_id: str,
-        request: CompletionRequest,
-        score: float | None,
-        started_at: datetime,
-        latency_ms: float,
-        result: CompletionResult | None,
-        error: GatewayError | None,
-    ) -> CallRecord:
-        variant = request.model.partition(":")[2] or None
-        if result is None:
-            assert error is not None
-            return CallRecord(
-                stage=stage,
-                seat_id=seat_id,
-                requested_model=request.model,
-                resolved_model=None,
-                min_coding_score=score,
-                variant=variant,
-                status=error.status,
-                error=str(error),
-                started_at=started_at,
-                latency_ms=latency_ms,
-                attempts=error.attempts,
-            )
-        cost, estimated = result.usage.cost_usd, False
-        if cost is None:
-            cost = self.r._registry.estimate_cost(
-                result.resolved_model, result.usage.prompt_tokens, result.usage.completion_tokens
-            )
-            estimated = cost is not None
-        return CallRecord(
-            stage=stage,
-            seat_id=seat_id,
-            requested_model=request.model,
-            resolved_model=result.resolved_model,
-            min_coding_score=score,
-            variant=variant,
-            generation_id=result.generation_id,
-            status="ok",
-            started_at=started_at,
-            latency_ms=result.latency_ms,
-            prompt_tokens=result.usage.prompt_tokens,
-            completion_tokens=result.usage.completion_tokens,
-            cost_usd=cost,
-            cost_estimated=estimated,
-            attempts=result.attempts,
-        )
+        return Outcome(result, error, record)
 
     # -- the three stages ---------------------------------------------------------------
 
@@ -245,8 +192,8 @@ class _Run:
             reviews, ranking = await self._stage2(seats, voices)
             chairman, synthesis, fallback = await self._stage3(seats, voices, ranking)
         for seat in seats:
-            seat.cost_usd = _sum_cost(c for c in self.calls if c.seat_id == seat.seat_id)
-        status = _session_status(seats, reviews, chairman)
+            seat.cost_usd = sum_cost(c for c in self.calls if c.seat_id == seat.seat_id)
+        status = session_status(seats, reviews, chairman)
         return SessionResult(
             session_id=self.session_id,
             created_at=self.created_at,
@@ -264,10 +211,10 @@ class _Run:
             usage=UsageTotals(
                 prompt_tokens=sum(c.prompt_tokens for c in self.calls),
                 completion_tokens=sum(c.completion_tokens for c in self.calls),
-                cost_usd=_sum_cost(self.calls) or 0.0,
+                cost_usd=sum_cost(self.calls) or 0.0,
             ),
             duplicate_policy=self.r._policy,
-            notices=self.notices + _failure_notices(seats, reviews, chairman),
+            notices=self.notices + failure_notices(seats, reviews, chairman),
             calls=self.calls,
         )
 
@@ -285,9 +232,7 @@ class _Run:
                 for s in self.plan.seats
             )
         )
-        return [
-            _seat_result(seat, out) for seat, out in zip(self.plan.seats, outcomes, strict=True)
-        ]
+        return [seat_result(seat, out) for seat, out in zip(self.plan.seats, outcomes, strict=True)]
 
     async def _reroute(self, seats: list[SeatResult]) -> None:
         """Policy ``reroute``: re-ask an exact-duplicate Pareto seat pinned to an unseated model."""
@@ -382,7 +327,7 @@ class _Run:
     async def _review(self, reviewer: SeatResult, shuffled: list[SeatResult]) -> ReviewResult:
         allowed = self._allowed(reviewer, shuffled, None)
         if len(allowed) < 2:
-            return _abstention(
+            return abstention(
                 reviewer, "not asked: fewer than two answers it may rank (own model excluded)"
             )
         plan_seat = self.by_id[reviewer.seat_id]
@@ -394,7 +339,7 @@ class _Run:
             request = request.model_copy(update={"models": (reviewer.resolved_model,)})
         out = await self._call("review", reviewer.seat_id, request, plan_seat.min_coding_score)
         if out.result is None:
-            return _abstention(reviewer, out.record.error, out.record.status)
+            return abstention(reviewer, out.record.error, out.record.status)
         resolved = out.result.resolved_model
         if plan_seat.is_pareto and (flag := duplicates.drift_flag(reviewer, resolved)):
             duplicates.apply_flags([reviewer], {reviewer.seat_id: [flag]})
@@ -457,71 +402,3 @@ class _Run:
     @staticmethod
     def _seat(seats: Sequence[SeatResult], seat_id: str) -> SeatResult:
         return next(s for s in seats if s.seat_id == seat_id)
-
-
-def _abstention(reviewer: SeatResult, error: str | None, status: CallStatus = "ok") -> ReviewResult:
-    return ReviewResult(
-        reviewer_seat=reviewer.seat_id,
-        resolved_model=None,
-        ranking=[],
-        abstained=True,
-        parse="none",
-        status=status,
-        error=error,
-    )
-
-
-def _seat_result(seat: Seat, out: _Outcome) -> SeatResult:
-    record = out.record
-    return SeatResult(
-        seat_id=seat.seat_id,
-        requested_model=seat.requested_model,
-        variant=seat.variant,
-        min_coding_score=seat.min_coding_score,
-        resolved_model=record.resolved_model,
-        status=record.status,
-        error=record.error,
-        latency_ms=round(record.latency_ms, 3),
-        answer=out.result.content if out.result else None,
-        generation_id=record.generation_id,
-        attempts=record.attempts,
-    )
-
-
-def _sum_cost(calls: object) -> float | None:
-    costs = [c.cost_usd for c in calls if c.cost_usd is not None]  # type: ignore[attr-defined]
-    return round(sum(costs), 8) if costs else None
-
-
-def _session_status(
-    seats: Sequence[SeatResult], reviews: Sequence[ReviewResult], chairman: ChairmanResult
-) -> SessionStatus:
-    if not any(s.status == "ok" for s in seats):
-        return "failed"
-    if (
-        all(s.status == "ok" for s in seats)
-        and chairman.status == "ok"
-        and all(r.status == "ok" for r in reviews)
-    ):
-        return "ok"
-    return "partial"
-
-
-def _failure_notices(
-    seats: Sequence[SeatResult], reviews: Sequence[ReviewResult], chairman: ChairmanResult
-) -> list[str]:
-    notes = [
-        f"{s.seat_id} ({s.requested_model}) failed: {s.status}: {s.error}"
-        for s in seats
-        if s.status != "ok"
-    ]
-    notes += [
-        f"review by {r.reviewer_seat} failed: {r.status}: {r.error}"
-        for r in reviews
-        if r.status != "ok"
-    ]
-    if chairman.status != "ok":
-        notes.append(
-            f"chairman ({chairman.requested_model}) failed: {chairman.status}: {chairman.error}"
-        )
-    return notes
