@@ -70,8 +70,6 @@ class Council:
 
             logger = AuditionLogger(open_store(config), registry)
         notices = (chosen.notice,) if chosen.notice else ()
-        if chosen.notice:
-            _log.warning("gateway.sandbox", notice=chosen.notice)
         return cls(config, registry, chosen.gateway, audition=logger, notices=notices)
 
     async def run(
