@@ -137,3 +137,33 @@ def test_invalid_url_is_a_clear_error():
 def test_password_never_shown():
     store = AuditionStore("postgresql+psycopg://council:hunter2@db.example:5432/audition")
     assert "hunter2" not in store.url_for_humans and "hunter2" not in repr(store)
+
+
+async def test_dead_database_server_is_reported_and_the_record_spilled(tmp_path):
+    from tests.conftest import free_port
+
+    url = f"postgresql+psycopg://council:s3cret@127.0.0.1:{free_port()}/audition"
+    logger = AuditionLogger(AuditionStore(url), REGISTRY, spill_dir=tmp_path)
+    (result,) = await run_sessions(1)
+    message = logger.record(result)
+    assert message and "127.0.0.1" in message and "s3cret" not in message
+    assert (tmp_path / f"{result.session_id}.json").exists()
+
+
+async def test_spilled_records_are_imported_once_the_store_is_back(tmp_path):
+    from llm_council.audition.logger import import_spilled
+
+    spill = tmp_path / "spill"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    down = AuditionLogger(AuditionStore(f"sqlite:///{blocker / 'a.db'}"), REGISTRY, spill_dir=spill)
+    results = await run_sessions(2)
+    for result in results:
+        assert down.record(result)
+    (spill / "garbage.json").write_text("{not json")
+    store = AuditionStore(f"sqlite:///{tmp_path / 'ok.db'}")
+    imported, problems = import_spilled(store, REGISTRY, (spill,))
+    assert sorted(imported) == sorted(r.session_id for r in results)
+    assert len(problems) == 1 and "garbage.json" in problems[0]
+    assert store.counts()["calls"] == sum(len(r.calls) for r in results)
+    assert sorted(p.name for p in spill.iterdir()) == ["garbage.json"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
 import structlog
 
 from llm_council.audition.store import AuditionStore, AuditionStoreError
-from llm_council.council.result import SessionResult
+from llm_council.council.result import CallRecord, SessionResult
 from llm_council.paths import user_data_dir
 from llm_council.registry import Registry
 
@@ -63,3 +64,35 @@ class AuditionLogger:
             except OSError:
                 continue
         return None
+
+
+def spill_dirs() -> tuple[Path, Path]:
+    """Where records go when the store cannot take them, in order of preference."""
+    return user_data_dir() / "unsent", Path(tempfile.gettempdir()) / "llm-council-unsent"
+
+
+def import_spilled(
+    store: AuditionStore, registry: Registry, directories: tuple[Path, ...] | None = None
+) -> tuple[list[str], list[str]]:
+    """Write spilled session files into the store, deleting each one once it is stored.
+
+    Returns (imported session ids, problems). A file that cannot be read or written stays.
+    """
+    imported: list[str] = []
+    problems: list[str] = []
+    for directory in directories or spill_dirs():
+        for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                result = SessionResult.model_validate(raw["session"])
+                result.calls = [CallRecord.model_validate(c) for c in raw.get("calls", [])]
+                store.write_session(result, registry)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{path}: {exc}")
+                continue
+            except AuditionStoreError as exc:
+                problems.append(f"{path}: {exc}")
+                return imported, problems  # the store is still down; keep the rest for later
+            path.unlink()
+            imported.append(result.session_id)
+    return imported, problems

@@ -74,6 +74,24 @@ def list_sessions(
     console.print(table)
 
 
+@sessions_app.command("import-unsent")
+def import_unsent(config: ConfigOpt = None) -> None:
+    """Store the session records that were spilled to files while the store was unavailable."""
+    from llm_council.audition.logger import import_spilled
+    from llm_council.paths import default_overlay_path
+    from llm_council.registry import load_registry
+
+    store = _store(config)
+    imported, problems = import_spilled(store, load_registry(overlay=default_overlay_path()))
+    for problem in problems:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[yellow]kept:[/yellow] {problem}", highlight=False
+        )
+    typer.echo(f"imported {len(imported)} session(s) into {store.url_for_humans}")
+    if problems:
+        raise typer.Exit(1)
+
+
 @sessions_app.command("show")
 def show_session(
     session_id: Annotated[str, typer.Argument(help="Session id or a unique prefix.")],
