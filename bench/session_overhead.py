@@ -65,7 +65,7 @@ class Row:
 def sandbox_server(port: int, latency_ms: float):
     cmd = [
         sys.executable, "-m", "llm_council", "sandbox", "serve",
-        "--port", str(port), "--latency-ms", str(latency_ms),
+        "--port", str(port), "--latency-ms", str(latency_ms), "--fixed-latency",
     ]  # fmt: skip
     env = {**os.environ, "LLM_COUNCIL_LOG_LEVEL": "error"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -129,6 +129,14 @@ class Council:
         self, prompt: str, tier: str | None = None, mode: Mode | None = None, **kw: object
     ) -> SessionResult:
         """Blocking ``run`` for scripts; successive calls share one event loop and HTTP client."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "run_sync() cannot run inside a running event loop; use `await council.run(...)`"
+            )
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(self.run(prompt, tier, mode, **kw))  # type: ignore[arg-type]

@@ -171,7 +171,12 @@ def sandbox_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed for the synthetic answers.")] = 0,
-    latency_ms: Annotated[float, typer.Option(help="Simulated model latency per call.")] = 2.0,
+    latency_ms: Annotated[
+        float, typer.Option(min=0, help="Simulated latency of a median-speed model, ms.")
+    ] = 2.0,
+    fixed_latency: Annotated[
+        bool, typer.Option(help="Every model takes exactly --latency-ms (no per-model speeds).")
+    ] = False,
 ) -> None:
     """Serve the simulated OpenRouter API (``/api/v1``) over HTTP for other tools and tests."""
     from llm_council.sandbox import SandboxOptions
@@ -183,7 +188,8 @@ def sandbox_serve(
         f"sandbox: simulated OpenRouter on http://{host}:{port}/api/v1 (answers are synthetic)",
         highlight=False,
     )
-    serve(host=host, port=port, options=SandboxOptions(seed=seed, latency_ms=latency_ms))
+    options = SandboxOptions(seed=seed, latency_ms=latency_ms, scale_latency=not fixed_latency)
+    serve(host=host, port=port, options=options)
 
 
 def main() -> None:

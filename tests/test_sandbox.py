@@ -230,3 +230,37 @@ async def test_reviews_rank_every_label_and_favour_stronger_models(sandbox):
         wins += ranking[0] == "Response B"
         assert quality_of(answers[1]) >= 0
     assert wins >= 28, wins  # the stronger model wins clearly more often than chance (20/40)
+
+
+async def test_latency_follows_model_speed_unless_fixed():
+    import time
+
+    async def timed(app, model):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://s/api/v1/"
+        ) as c:
+            t0 = time.perf_counter()
+            await post(c, {"model": model, "messages": MSG})
+            return time.perf_counter() - t0
+
+    scaled = create_app(REGISTRY, SandboxOptions(latency_ms=60))
+    fast, slow = (
+        await timed(scaled, "x-ai/grok-4.3"),
+        await timed(scaled, "deepseek/deepseek-v4-pro"),
+    )
+    assert slow > 2 * fast  # 45 tok/s vs 210 tok/s
+    fixed = create_app(REGISTRY, SandboxOptions(latency_ms=60, scale_latency=False))
+    assert (
+        abs(await timed(fixed, "x-ai/grok-4.3") - await timed(fixed, "deepseek/deepseek-v4-pro"))
+        < 0.03
+    )
+
+
+async def test_run_sync_inside_a_loop_is_a_clear_error(monkeypatch):
+    from llm_council import Council
+
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    council = Council.from_config(gateway="sandbox", audition=False)
+    with pytest.raises(RuntimeError, match=r"await council\.run"):
+        council.run_sync("Write code.")
+    await council.aclose()

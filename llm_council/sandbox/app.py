@@ -25,10 +25,14 @@ _TRANSIENT = {429, 500, 502, 503, 504}
 
 @dataclass(frozen=True)
 class SandboxOptions:
-    """``seed`` varies the synthetic text; ``latency_ms`` is each model's simulated latency."""
+    """``seed`` varies the synthetic text. ``latency_ms`` is the simulated latency of a model
+    of median throughput; with ``scale_latency`` faster models answer sooner and slower ones
+    later (by their registry throughput), otherwise every model takes exactly ``latency_ms``.
+    ``per_model_latency_ms`` pins single models."""
 
     seed: int = 0
     latency_ms: float = 2.0
+    scale_latency: bool = True
     per_model_latency_ms: dict[str, float] = field(default_factory=dict)
     api_key: str | None = None  # when set, other keys get 401 like OpenRouter
 
@@ -43,6 +47,8 @@ class SandboxApp:
         self.faults = FaultBook()
         self.router = SandboxRouter(registry, self.faults)
         self._ids = itertools.count(1)
+        speeds = sorted(m.throughput_tps for m in registry.models if m.throughput_tps)
+        self._median_tps = speeds[len(speeds) // 2] if speeds else 1.0
 
     def set_fault(self, model_id: str, fault: Fault) -> None:
         self.faults.set(model_id, fault)
@@ -148,7 +154,7 @@ class SandboxApp:
             return
 
     async def _answer(self, body: dict[str, Any], model: str, stream: bool, send: Send) -> None:
-        latency = self.options.per_model_latency_ms.get(model, self.options.latency_ms)
+        latency = self._latency_ms(model)
         if latency > 0:
             await asyncio.sleep(latency / 1000)
         self.router.remember(body, model)
@@ -157,6 +163,15 @@ class SandboxApp:
             await _stream(send, payload)
         else:
             await _json(send, 200, payload)
+
+    def _latency_ms(self, model: str) -> float:
+        pinned = self.options.per_model_latency_ms.get(model)
+        if pinned is not None:
+            return pinned
+        entry = self.registry.get(model)
+        if not self.options.scale_latency or entry is None or not entry.throughput_tps:
+            return self.options.latency_ms
+        return self.options.latency_ms * self._median_tps / entry.throughput_tps
 
     def _completion(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         entry = self.registry.get(model)
