@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
@@ -167,7 +168,7 @@ def _share_over_time(name: str, tier: TierReport) -> str:
     models = sorted({m for d in days for m in d.models})
     colour = {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(models)}
     parts = [f'<text x="{left}" y="16" font-size="13">{html.escape(name)}</text>']
-    parts.append(_y_axis(left, height, bottom, "100%"))
+    parts.append(_y_axis(left, height, bottom, "100%", right=width - 170))
     if not days:
         parts.append(
             f'<text x="{left}" y="{height // 2}" font-size="14">no Pareto seats yet</text>'
@@ -199,89 +200,87 @@ def _share_over_time(name: str, tier: TierReport) -> str:
     return _svg(f"chart-share-{_slug(name)}", width, height, "".join(parts))
 
 
-def _duplicate_chart(report: Report) -> str:
-    width, height, left, bottom = 900, 260, 50, 40
-    kinds = ("any", "exact", "family", "drift")
-    tiers = list(report.tiers.items())
-    parts = [
-        _y_axis(left, height, bottom, "100%"),
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>',
-    ]
-    group = (width - left - 20) / max(1, len(tiers))
-    for i, (name, tier) in enumerate(tiers):
-        for k, kind in enumerate(kinds):
-            value = getattr(tier.duplicate_rate, kind)
-            h = (height - bottom - 30) * value
-            x = left + i * group + k * (group / 5)
-            parts.append(
-                f'<rect x="{x:.1f}" y="{height - bottom - h:.1f}" width="{group / 5 - 3:.1f}" '
-                f'height="{h:.1f}" fill="{_PALETTE[k]}"><title>{html.escape(name)} {kind}: '
-                f"{value:.0%}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{left + i * group:.1f}" y="{height - bottom + 16}" font-size="12">{html.escape(name)}</text>'
-        )
-    for k, kind in enumerate(kinds):
-        parts.append(
-            f'<rect x="{left + k * 80}" y="8" width="10" height="10" fill="{_PALETTE[k]}"/>'
-            f'<text class="legend" x="{left + k * 80 + 14}" y="17" font-size="11">{kind}</text>'
-        )
-    if not tiers:
-        parts.append(f'<text x="{left}" y="{height // 2}" font-size="14">no sessions yet</text>')
-    return _svg("chart-duplicates", width, height, "".join(parts))
+@dataclass(frozen=True, slots=True)
+class _Bar:
+    value: float | None  # 0..1; None draws nothing
+    tooltip: str
+    ci95: list[float] | None = None
 
 
-def _borda_chart(report: Report) -> str:
+def _grouped_bars(
+    chart_id: str, report: Report, series: Sequence[str], top_label: str,
+    bars: Callable[[str, TierReport], list[_Bar]],
+) -> str:  # fmt: skip
+    """One group of bars per tier (one bar per series, optional CI whiskers), with a legend."""
     width, height, left, bottom = 900, 260, 50, 40
-    tiers = list(report.tiers.items())
     scale = height - bottom - 30
+    tiers = list(report.tiers.items())
     parts = [
-        _y_axis(left, height, bottom, "1.0"),
+        _y_axis(left, height, bottom, top_label),
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>',
     ]
     group = (width - left - 20) / max(1, len(tiers))
+    slot = group / (len(series) + 1)
     for i, (name, tier) in enumerate(tiers):
-        for k, (label, peer) in enumerate(
-            (("Pareto", tier.peer_review.pareto), ("named", tier.peer_review.named))
-        ):
-            x = left + i * group + k * (group / 3)
-            w = group / 3 - 6
-            if peer.mean_borda is None:
+        for k, bar in enumerate(bars(name, tier)):
+            if bar.value is None:
                 continue
-            h = scale * peer.mean_borda
+            x, h = left + i * group + k * slot, scale * bar.value
             parts.append(
-                f'<rect x="{x:.1f}" y="{height - bottom - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
-                f'fill="{_PALETTE[k]}"><title>{html.escape(name)} {label}: {peer.mean_borda:.2f} '
-                f"(n={peer.n})</title></rect>"
+                f'<rect x="{x:.1f}" y="{height - bottom - h:.1f}" width="{slot - 3:.1f}" '
+                f'height="{h:.1f}" fill="{_PALETTE[k]}"><title>{html.escape(bar.tooltip)}</title></rect>'
             )
-            if peer.ci95:
-                lo, hi = (height - bottom - scale * v for v in peer.ci95)
-                cx = x + w / 2
+            if bar.ci95:
+                lo, hi = (height - bottom - scale * v for v in bar.ci95)
+                cx = x + (slot - 3) / 2
                 parts.append(
                     f'<line x1="{cx:.1f}" y1="{lo:.1f}" x2="{cx:.1f}" y2="{hi:.1f}" stroke="#222"/>'
                 )
         parts.append(
             f'<text x="{left + i * group:.1f}" y="{height - bottom + 16}" font-size="12">{html.escape(name)}</text>'
         )
-    for k, label in enumerate(("Pareto", "named")):
+    for k, label in enumerate(series):
         parts.append(
             f'<rect x="{left + k * 90}" y="8" width="10" height="10" fill="{_PALETTE[k]}"/>'
             f'<text class="legend" x="{left + k * 90 + 14}" y="17" font-size="11">{label}</text>'
         )
     if not tiers:
         parts.append(f'<text x="{left}" y="{height // 2}" font-size="14">no sessions yet</text>')
-    return _svg("chart-borda", width, height, "".join(parts))
+    return _svg(chart_id, width, height, "".join(parts))
 
 
-def _y_axis(left: int, height: int, bottom: int, top_label: str) -> str:
+def _duplicate_chart(report: Report) -> str:
+    kinds = ("any", "exact", "family", "drift")
+    return _grouped_bars(
+        "chart-duplicates",
+        report,
+        kinds,
+        "100%",
+        lambda name, t: [
+            _Bar(getattr(t.duplicate_rate, k), f"{name} {k}: {getattr(t.duplicate_rate, k):.0%}")
+            for k in kinds
+        ],
+    )
+
+
+def _borda_chart(report: Report) -> str:
+    def bars(name: str, t: TierReport) -> list[_Bar]:
+        groups = (("Pareto", t.peer_review.pareto), ("named", t.peer_review.named))
+        return [
+            _Bar(p.mean_borda, f"{name} {label}: {_fmt(p.mean_borda)} (n={p.n})", p.ci95)
+            for label, p in groups
+        ]
+
+    return _grouped_bars("chart-borda", report, ("Pareto", "named"), "1.0", bars)
+
+
+def _y_axis(left: int, height: int, bottom: int, top_label: str, right: int = 890) -> str:
     """Gridlines at 0, half and full scale with labels, so bar heights can be read."""
     top = 30
     parts = []
     for frac, label in ((0.0, "0"), (0.5, ""), (1.0, top_label)):
         y = height - bottom - (height - bottom - top) * frac
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + 600}" y2="{y:.1f}" stroke="#e3e3e3"/>'
-        )
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
         if label:
             parts.append(
                 f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{label}</text>'
