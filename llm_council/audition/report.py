@@ -12,98 +12,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from llm_council.audition import schema
+from llm_council.audition.report_models import (
+    Cost,
+    CostGroup,
+    DayModels,
+    Diversity,
+    DuplicatedSeat,
+    DuplicateRate,
+    ModelCount,
+    PeerGroup,
+    PeerReview,
+    Report,
+    TierReport,
+    Window,
+)
 from llm_council.audition.report_stats import mean_ci95, share
 from llm_council.audition.store import AuditionStore, AuditionStoreError
 from llm_council.registry import BANDS, Registry
 
 MIN_SESSIONS_FOR_ADVICE = 20
 _ABOVE_BAND_TOLERANCE = 1.01
-
-
-class ModelCount(BaseModel):
-    model: str
-    count: int
-    share: float
-
-
-class DuplicateRate(BaseModel):
-    any: float
-    exact: float
-    family: float
-    drift: float
-
-
-class DuplicatedSeat(BaseModel):
-    model: str
-    sessions: int
-    share: float
-
-
-class Diversity(BaseModel):
-    distinct_models_per_session: float
-    provider_entropy: float
-
-
-class PeerGroup(BaseModel):
-    mean_borda: float | None
-    ci95: list[float] | None
-    first_place_rate: float | None
-    n: int
-
-
-class PeerReview(BaseModel):
-    pareto: PeerGroup
-    named: PeerGroup
-
-
-class CostGroup(BaseModel):
-    mean_usd: float | None
-    total_usd: float
-
-
-class Cost(BaseModel):
-    pareto: CostGroup
-    named: CostGroup
-    above_band_calls: int
-
-
-class DayModels(BaseModel):
-    date: str
-    models: dict[str, int]
-
-
-class TierReport(BaseModel):
-    sessions: int
-    seats: int
-    pareto_seats: int
-    pareto_calls: int
-    resolved_models: list[ModelCount]
-    duplicate_rate: DuplicateRate
-    duplicated_seats: list[DuplicatedSeat]
-    diversity: Diversity
-    peer_review: PeerReview
-    cost: Cost
-    by_day: list[DayModels]
-
-
-class Window(BaseModel):
-    since: datetime | None
-    until: datetime | None
-    sessions: int
-
-
-class Report(BaseModel):
-    """The ``llm-council report --format json`` contract."""
-
-    window: Window
-    tiers: dict[str, TierReport]
-    overall: TierReport
-    recommendations: list[str]
 
 
 @dataclass

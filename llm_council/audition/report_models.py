@@ -1,0 +1,88 @@
+"""The typed report: its JSON form is the ``llm-council report --format json`` contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class ModelCount(BaseModel):
+    model: str
+    count: int
+    share: float
+
+
+class DuplicateRate(BaseModel):
+    any: float
+    exact: float
+    family: float
+    drift: float
+
+
+class DuplicatedSeat(BaseModel):
+    model: str
+    sessions: int
+    share: float
+
+
+class Diversity(BaseModel):
+    distinct_models_per_session: float
+    provider_entropy: float
+
+
+class PeerGroup(BaseModel):
+    mean_borda: float | None
+    ci95: list[float] | None
+    first_place_rate: float | None
+    n: int
+
+
+class PeerReview(BaseModel):
+    pareto: PeerGroup
+    named: PeerGroup
+
+
+class CostGroup(BaseModel):
+    mean_usd: float | None
+    total_usd: float
+
+
+class Cost(BaseModel):
+    pareto: CostGroup
+    named: CostGroup
+    above_band_calls: int
+
+
+class DayModels(BaseModel):
+    date: str
+    models: dict[str, int]
+
+
+class TierReport(BaseModel):
+    sessions: int
+    seats: int
+    pareto_seats: int
+    pareto_calls: int
+    resolved_models: list[ModelCount]
+    duplicate_rate: DuplicateRate
+    duplicated_seats: list[DuplicatedSeat]
+    diversity: Diversity
+    peer_review: PeerReview
+    cost: Cost
+    by_day: list[DayModels]
+
+
+class Window(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    sessions: int
+
+
+class Report(BaseModel):
+    """The ``llm-council report --format json`` contract."""
+
+    window: Window
+    tiers: dict[str, TierReport]
+    overall: TierReport
+    recommendations: list[str]
