@@ -30,10 +30,6 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="The offline OpenRouter-compatible sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(sessions_app, name="sessions")
-app.add_typer(registry_app, name="registry")
-app.command("report")(report_command)
-app.command("check")(check_command)
 
 
 class TierChoice(StrEnum):
@@ -190,6 +186,12 @@ def sandbox_serve(
     )
     options = SandboxOptions(seed=seed, latency_ms=latency_ms, scale_latency=not fixed_latency)
     serve(host=host, port=port, options=options)
+
+
+app.add_typer(sessions_app, name="sessions")
+app.command("report")(report_command)
+app.command("check")(check_command)
+app.add_typer(registry_app, name="registry")
 
 
 def main() -> None:
