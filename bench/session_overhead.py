@@ -137,7 +137,11 @@ async def bare_session_walls(base_url: str, n: int, concurrent: bool) -> list[tu
         base_url=base_url + "/",
         headers={"Authorization": "Bearer sk-or-bench"},
         timeout=httpx.Timeout(None, connect=10),
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+        # The same pool limits as the gateway, so the floor is comparable.
+        limits=httpx.Limits(
+            max_connections=config.gateway.max_connections,
+            max_keepalive_connections=config.gateway.max_keepalive_connections,
+        ),
     )
 
     async def call(model: str, content: str) -> tuple[str, float]:

@@ -130,6 +130,10 @@ class GatewaySettings(_Strict):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     call_timeout_s: float | None = Field(default=None, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    # A large keep-alive pool makes httpcore scan every idle connection for each queued
+    # request; 20 kept alive served 150 concurrent calls ~10x faster than 128 (ADR-005).
+    max_connections: int = Field(default=200, ge=1)
+    max_keepalive_connections: int = Field(default=20, ge=0)
     backoff_base_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=8.0, ge=0)
     referer: str = "https://github.com/llm-council/llm-council"

@@ -144,7 +144,10 @@ class OpenRouterGateway:
             headers=headers,
             transport=transport,
             timeout=httpx.Timeout(None, connect=settings.connect_timeout_s),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_keepalive_connections,
+            ),
         )
 
     def __repr__(self) -> str:
