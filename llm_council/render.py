@@ -134,5 +134,6 @@ def _flags_text(seat: SeatResult) -> str:
         if flag.kind == "drift":
             parts.append(f"drift: its review ran on {flag.stage2_model}")
         else:
-            parts.append(f"{flag.kind} with {flag.with_seat} ({flag.model})")
+            model = f" ({flag.model})" if flag.model else ""
+            parts.append(f"{flag.kind} with {flag.with_seat}{model}")
     return "; ".join(parts)

@@ -22,16 +22,15 @@ class DuplicateFlag(BaseModel):
 
     kind: FlagKind
     with_seat: str | None = Field(default=None, alias="with")
-    model: str | None = None  # the concrete model the two seats share (exact/family)
+    model: str | None = None  # the other seat's concrete model (exact/family); not serialised
     stage2_model: str | None = None  # drift: what the seat's review call resolved to
 
     @model_serializer(mode="plain")
     def _compact(self) -> dict[str, Any]:
+        # Exactly the contract's shapes; ``model`` stays in memory and in the flags table.
         out: dict[str, Any] = {"kind": self.kind}
         if self.with_seat is not None:
             out["with"] = self.with_seat
-        if self.model is not None:
-            out["model"] = self.model
         if self.stage2_model is not None:
             out["stage2_model"] = self.stage2_model
         return out
