@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+import difflib
 import hashlib
 import json
 import os
+import typing
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from llm_council.defaults import shipped_file
 
@@ -58,19 +69,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _not_bool(value: Any) -> Any:
+    # YAML reads `yes`/`true` as booleans, which pydantic would quietly take as 1.0.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number between 0 and 1 (got {value!r})")
+    return value
+
+
 def _check_score(value: float | None) -> float | None:
     if value is not None and not 0.0 <= value <= 1.0:
-        raise ValueError(f"min_coding_score must be between 0 and 1 (got {value})")
+        raise ValueError(f"min_coding_score must be between 0 and 1 (got {value:g})")
     return value
+
+
+# A Pareto min_coding_score: a number in [0, 1], or None for "omit the plugin".
+Score = Annotated[float | None, BeforeValidator(_not_bool), AfterValidator(_check_score)]
+DEFAULT_TIER_SCORES: dict[str, float | None] = {
+    "quick": 0.2,
+    "balanced": 0.5,
+    "high": 0.8,
+    "reasoning": 0.9,
+    "frontier": None,
+}
 
 
 class PoolEntry(_Strict):
     """One seat in a pool: a model id and an optional per-seat Pareto score override."""
 
     model: str = Field(min_length=1)
-    min_coding_score: float | None = None
-
-    _score = field_validator("min_coding_score")(_check_score)
+    min_coding_score: Score = None
 
 
 class Pool(_Strict):
@@ -106,23 +133,20 @@ class CouncilSettings(_Strict):
 
 
 class ParetoSettings(_Strict):
-    tier_scores: dict[Tier, float | None] = Field(
-        default_factory=lambda: {
-            Tier.QUICK: 0.2,
-            Tier.BALANCED: 0.5,
-            Tier.HIGH: 0.8,
-            Tier.REASONING: 0.9,
-            Tier.FRONTIER: None,
-        }
+    """min_coding_score per council tier; ``None`` omits the plugin (frontier's default)."""
+
+    tier_scores: dict[Tier, Score] = Field(
+        default_factory=lambda: {Tier(t): s for t, s in DEFAULT_TIER_SCORES.items()}
     )
 
-    @field_validator("tier_scores")
+    @field_validator("tier_scores", mode="before")
     @classmethod
-    def _scores(cls, scores: dict[Tier, float | None]) -> dict[Tier, float | None]:
-        for tier, score in scores.items():
-            if score is not None and not 0.0 <= score <= 1.0:
-                raise ValueError(f"{tier.value}: score must be between 0 and 1 (got {score})")
-        return scores
+    def _fill_defaults(cls, value: Any) -> Any:
+        # A file that sets only some tiers keeps the defaults for the others; without this a
+        # missing tier would read as None and silently drop that tier's plugin.
+        if isinstance(value, Mapping):
+            return {**DEFAULT_TIER_SCORES, **value}
+        return value
 
 
 class GatewaySettings(_Strict):
@@ -155,14 +179,17 @@ class CouncilConfig(_Strict):
     source: str = "<memory>"
 
     def pool(self, tier: str) -> Pool:
-        return self.tiers.pools[Tier(tier)]
+        """The pool of ``tier``; ValueError naming the tiers for an unknown one."""
+        return self.tiers.pools[_tier(tier)]
 
     def tier_score(self, tier: str) -> float | None:
-        return self.pareto.tier_scores.get(Tier(tier))
+        """The Pareto min_coding_score of ``tier`` (None: the plugin is omitted)."""
+        return self.pareto.tier_scores.get(_tier(tier))
 
     def session_timeout_s(self, tier: str) -> float:
+        """The session's wall-clock budget: the pool's setting, else the tier default."""
         configured = self.pool(tier).session_timeout_s
-        return configured if configured is not None else DEFAULT_SESSION_TIMEOUTS[tier]
+        return configured if configured is not None else DEFAULT_SESSION_TIMEOUTS[_tier(tier)]
 
     def config_hash(self) -> str:
         """A short stable hash of the effective settings (recorded with each session)."""
@@ -171,8 +198,15 @@ class CouncilConfig(_Strict):
         return digest.hexdigest()[:16]
 
 
+def _tier(name: str) -> Tier:
+    try:
+        return Tier(name)
+    except ValueError:
+        raise ValueError(f"unknown tier {name!r}; tiers are {', '.join(TIERS)}") from None
+
+
 def resolve_config_path(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
-    """``--config`` / ``LLM_COUNCIL_CONFIG``, else ``./unified_config.yaml``, else the shipped one."""
+    """``--config``, else ``LLM_COUNCIL_CONFIG``, else ``./unified_config.yaml``, else shipped."""
     chosen = explicit or env.get(CONFIG_ENV)
     if chosen:
         path = Path(chosen).expanduser()
@@ -198,8 +232,12 @@ def load_config(
 
 
 def parse_config(raw: Any, source: str = "<memory>") -> CouncilConfig:
+    """Validate plain config data (as read from YAML); any problem is one ConfigError."""
     if not isinstance(raw, dict):
-        raise ConfigError(source, "", "the top level must be a mapping")
+        got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(source, "", f"the top level must be a mapping (got {got})")
+    if "source" in raw:  # our own bookkeeping field, never read from a file
+        raise ConfigError(source, "source", _unknown_key_problem("source", _TOP_LEVEL_KEYS))
     try:
         return CouncilConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
@@ -224,18 +262,24 @@ def _read_yaml(path: Path) -> Any:
 def _apply_env_overrides(raw: Any, env: Mapping[str, str]) -> Any:
     if not isinstance(raw, dict):
         return raw
-    raw = json.loads(json.dumps(raw))  # deep copy of plain YAML data
+    raw = copy.deepcopy(raw)  # never mutate the caller's data
     for name, value in env.items():
         if not name.startswith(POOL_ENV_PREFIX):
             continue
         tier = name.removeprefix(POOL_ENV_PREFIX).lower()
+        source = f"environment variable {name}"
         if tier not in TIERS:
             raise ConfigError(
-                f"environment variable {name}", "", f"unknown tier {tier!r}; tiers: {TIERS}"
+                source,
+                f"tiers.pools.{tier}",
+                f"unknown tier {tier!r}; use one of "
+                + ", ".join(POOL_ENV_PREFIX + t.upper() for t in TIERS),
             )
         models = [m.strip() for m in value.split(",") if m.strip()]
         if not models:
-            raise ConfigError(f"environment variable {name}", "", "empty model list")
+            raise ConfigError(
+                source, f"tiers.pools.{tier}.models", "empty model list; give comma-separated ids"
+            )
         pools = raw.setdefault("tiers", {}).setdefault("pools", {})
         pool = pools.get(tier) if isinstance(pools.get(tier), dict) else {}
         pools[tier] = {**pool, "models": models}
@@ -248,36 +292,86 @@ def _apply_env_overrides(raw: Any, env: Mapping[str, str]) -> Any:
     return raw
 
 
+_TOP_LEVEL_KEYS = ("council", "tiers", "pareto", "gateway", "audition")
+# Loc entries pydantic adds for union branches, validators and dict keys: not user keys.
+_INTERNAL_LOC = ("[key]", "function-", "nullable[", "union[", "tagged-union[")
+_INTERNAL_NAMES = {"float", "int", "str", "bool", "none"}
+
+
 def _as_config_error(exc: ValidationError, source: str) -> ConfigError:
     err = exc.errors()[0]
-    path = _key_path(err["loc"])
+    loc = _user_loc(err["loc"])
+    path = _key_path(loc)
     kind = err["type"]
+    value = err.get("input")
     if kind == "extra_forbidden":
-        problem = "unknown key"
-        if (len(err["loc"]) >= 2 and err["loc"][:2] == ("tiers", "pools")) or (
-            len(err["loc"]) >= 3 and err["loc"][:2] == ("pareto", "tier_scores")
-        ):
-            problem = f"unknown tier; tiers are {', '.join(TIERS)}"
+        problem = _unknown_key_problem(str(loc[-1]), _allowed_keys(loc[:-1]))
     elif kind == "enum":
-        problem = f"unknown tier {err.get('input')!r}; tiers are {', '.join(TIERS)}"
-    elif kind == "too_short":
+        problem = f"unknown tier {value!r}; tiers are {', '.join(TIERS)}"
+    elif kind == "too_short" and path.endswith(".models"):
         problem = "empty pool: list at least one model"
     elif kind == "missing":
         problem = "required key is missing"
     elif kind in {"float_parsing", "float_type"}:
-        problem = f"must be a number (got {err.get('input')!r})"
+        problem = f"must be a number (got {value!r})"
+    elif kind in {"dict_type", "model_type", "model_attributes_type"}:
+        if path.split(".")[-1].startswith("models["):
+            problem = (
+                f"a pool entry is a model id or {{model: ID, min_coding_score: S}} (got {value!r})"
+            )
+        else:
+            problem = f"must be a mapping (got {_describe(value)})"
+    elif kind == "string_too_short":
+        problem = "must not be empty"
+    elif kind in {"tuple_type", "list_type"}:
+        problem = f"must be a list (got {_describe(value)})"
     else:
         problem = err["msg"].removeprefix("Value error, ")
     return ConfigError(source, path, problem)
 
 
+def _describe(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _user_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The loc without pydantic's internal entries (union branches, validators, dict keys)."""
+    return tuple(
+        item
+        for item in loc
+        if isinstance(item, int) or not (item.startswith(_INTERNAL_LOC) or item in _INTERNAL_NAMES)
+    )
+
+
 def _key_path(loc: tuple[int | str, ...]) -> str:
+    """``('tiers', 'pools', 'balanced', 'models', 1)`` -> ``tiers.pools.balanced.models[1]``."""
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif str(item) in {"float", "none", "function-after[_check_score(), float]"}:
-            continue  # pydantic union branch names, not user keys
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The keys the mapping at ``loc`` accepts (walking the pydantic models)."""
+    current: Any = CouncilConfig
+    for item in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(item))
+            current = field.annotation if field else None
+        else:  # dict[K, V] / tuple[V, ...]: step into the value type
+            args = [a for a in typing.get_args(current) if a is not Ellipsis]
+            current = args[-1] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return tuple(k for k in current.model_fields if k != "source")
+    return ()
+
+
+def _unknown_key_problem(key: str, allowed: tuple[str, ...]) -> str:
+    if not allowed:
+        return "unknown key"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {hint}allowed keys: {', '.join(allowed)}"

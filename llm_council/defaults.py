@@ -20,7 +20,7 @@ _CANDIDATES: dict[str, tuple[Path, ...]] = {
 
 
 def shipped_file(name: str) -> Path:
-    """Return the path of a shipped default file, or raise FileNotFoundError naming where it looked."""
+    """The path of a shipped default file; FileNotFoundError naming where it looked."""
     candidates = _CANDIDATES[name]
     for path in candidates:
         if path.is_file():

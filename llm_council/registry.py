@@ -1,4 +1,4 @@
-"""The model registry: models, families, prices, the Pareto meta-model and its shortlist snapshot."""
+"""The model registry: models, families, prices, the Pareto meta-model and its shortlist."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ REGISTRY_FILENAME = "registry.yaml"
 
 
 class RegistryError(Exception):
-    """The registry file cannot be used; the message names the file and the problem."""
+    """The registry (or its overlay) cannot be used; the message names file, key and problem."""
 
 
 class _Frozen(BaseModel):
@@ -74,7 +74,14 @@ class RegistryData(_Frozen):
     pareto: ParetoSnapshot
 
 
-_VERSION_TAIL = re.compile(r"[-_.]?v?\d+(?:[.\-]\d+)*(?:[-_.]?(?:preview|exp|latest))?$")
+# Family of an id the registry does not know: drop version tokens ("4.7", "v4", "k2.6",
+# "20241022") and release tags, and a version glued to the name ("qwen3.6" -> "qwen"), so
+# "deepseek/deepseek-v5-pro" falls in "deepseek/deepseek-pro" like the curated entries.
+# Size tokens ("70b") and a short name's own digits ("o3", "gpt-4o") are kept.
+_VERSION_TOKEN = re.compile(r"^[a-z]?\d+(?:\.\d+)*$")
+_GLUED_VERSION = re.compile(r"(?<=[a-z]{3})\d+(?:\.\d+)*$")
+_RELEASE_TAGS = frozenset({"preview", "exp", "experimental", "latest", "beta", "alpha"})
+OVERLAY_FIELDS = frozenset({"context_length", "prompt_per_mtok", "completion_per_mtok", "name"})
 
 
 class Registry:
@@ -83,15 +90,31 @@ class Registry:
     def __init__(self, data: RegistryData, source: str = "<memory>") -> None:
         self.data = data
         self.source = source
-        self._models = {m.id: m for m in data.models}
+        self._models: dict[str, ModelEntry] = {}
+        for i, model in enumerate(data.models):
+            if model.id in self._models:
+                raise RegistryError(
+                    f"registry error in {source} at models[{i}].id: {model.id!r} is listed twice"
+                )
+            self._models[model.id] = model
         self._meta = {m.id: m for m in data.meta_models}
+        seen: dict[str, str] = {}
         for band, members in data.pareto.shortlist.items():
-            for model_id in members:
+            for i, model_id in enumerate(members):
+                where = f"registry error in {source} at pareto.shortlist.{band}[{i}]"
                 if model_id not in self._models:
+                    raise RegistryError(f"{where}: {model_id!r} has no entry under models")
+                if model_id in seen:
                     raise RegistryError(
-                        f"registry error in {source} at pareto.shortlist.{band}: "
-                        f"{model_id!r} has no entry under models"
+                        f"{where}: {model_id!r} is already in band {seen[model_id]}"
                     )
+                seen[model_id] = band
+        thresholds = data.pareto.thresholds
+        if thresholds.medium > thresholds.high:
+            raise RegistryError(
+                f"registry error in {source} at pareto.thresholds: medium ({thresholds.medium}) "
+                f"must not exceed high ({thresholds.high})"
+            )
 
     @property
     def models(self) -> tuple[ModelEntry, ...]:
@@ -120,11 +143,11 @@ class Registry:
         return entry.provider if entry else model_id.split("/", 1)[0]
 
     def family_of(self, model_id: str) -> str:
-        """The registry's family, else the id with its version suffix stripped."""
+        """The registry's family, else the id with its version parts stripped."""
         entry = self.get(model_id)
         if entry:
             return entry.family
-        return _VERSION_TAIL.sub("", _strip_variant(model_id)) or model_id
+        return derive_family(model_id)
 
     def band_members(self, band: Band) -> tuple[ModelEntry, ...]:
         return tuple(self._models[m] for m in self.pareto.shortlist.get(band, ()))
@@ -136,15 +159,41 @@ class Registry:
         return entry.cost_usd(prompt_tokens, completion_tokens) if entry else None
 
     def unknown(self, model_ids: Iterable[str]) -> list[str]:
+        """The ids the registry has no entry for (a warning for the caller, not an error)."""
         return [m for m in model_ids if not self.is_known(m)]
 
-    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> Registry:
-        """A copy whose model entries take fields from ``overrides`` (the sync overlay)."""
+    def with_overrides(
+        self, overrides: dict[str, dict[str, Any]], source: str = "<overrides>"
+    ) -> Registry:
+        """A copy whose model entries take fields from ``overrides`` (the sync overlay).
+
+        Every overridden entry is validated again; ``source`` names the overlay in errors.
+        """
         models = tuple(
-            m.model_copy(update=overrides[m.id]) if m.id in overrides else m
+            _override(m, overrides[m.id], source) if m.id in overrides else m
             for m in self.data.models
         )
         return Registry(self.data.model_copy(update={"models": models}), self.source)
+
+
+def _override(entry: ModelEntry, fields: dict[str, Any], source: str) -> ModelEntry:
+    try:
+        return ModelEntry.model_validate({**entry.model_dump(), **fields})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise RegistryError(
+            f"registry overlay error in {source} at models.{entry.id}.{key}: {err['msg']}"
+        ) from None
+
+
+def derive_family(model_id: str) -> str:
+    """A family for an id without a registry entry: the id minus version parts and tags."""
+    provider, slash, name = _strip_variant(model_id).rpartition("/")
+    first, *rest = name.split("-")
+    kept = [_GLUED_VERSION.sub("", first)]
+    kept += [t for t in rest if t not in _RELEASE_TAGS and not _VERSION_TOKEN.match(t)]
+    return f"{provider}{slash}{'-'.join(kept)}"
 
 
 def _strip_variant(model_id: str) -> str:
@@ -157,36 +206,69 @@ def load_registry(path: str | Path | None = None, overlay: str | Path | None = N
     registry = Registry(_parse(registry_path), source=str(registry_path))
     if overlay is not None and Path(overlay).is_file():
         overrides = _read_overlay(Path(overlay))
-        registry = registry.with_overrides(overrides)
+        registry = registry.with_overrides(overrides, source=str(overlay))
     return registry
 
 
 def _parse(path: Path) -> RegistryData:
+    where = f"registry error in {path}"
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RegistryError(f"registry error in {path}: cannot read file: {exc.strerror}") from None
+        raise RegistryError(f"{where}: cannot read file: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise RegistryError(f"registry error in {path}: YAML syntax error: {exc}") from None
+        raise RegistryError(f"{where}: YAML syntax error: {_yaml_problem(exc)}") from None
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: the top level must be a mapping")
     try:
         return RegistryData.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise RegistryError(f"registry error in {path} at {loc}: {err['msg']}") from None
+        loc = err["loc"]
+        key = "".join(
+            f"[{p}]" if isinstance(p, int) else f"{'.' if i else ''}{p}" for i, p in enumerate(loc)
+        )
+        problem = "required key is missing" if err["type"] == "missing" else err["msg"]
+        if err["type"] == "extra_forbidden":
+            problem = "unknown key"
+        model_id = _entry_id(raw, loc)
+        named = f" (model {model_id!r})" if model_id else ""
+        raise RegistryError(f"{where} at {key}{named}: {problem}") from None
+
+
+def _entry_id(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str | None:
+    """The id of the models[i] / meta_models[i] entry an error points into, if it has one."""
+    if len(loc) >= 2 and loc[0] in {"models", "meta_models"} and isinstance(loc[1], int):
+        entries = raw.get(str(loc[0]))
+        if isinstance(entries, list) and loc[1] < len(entries):
+            entry = entries[loc[1]]
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                return entry["id"]
+    return None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    return str(exc)
 
 
 def _read_overlay(path: Path) -> dict[str, dict[str, Any]]:
+    where = f"registry overlay error in {path}"
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RegistryError(f"registry overlay {path} is unreadable: {exc}") from None
+    except OSError as exc:
+        raise RegistryError(f"{where}: cannot read file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{where}: YAML syntax error: {_yaml_problem(exc)}") from None
     models = raw.get("models", {}) if isinstance(raw, dict) else None
     if not isinstance(models, dict):
-        raise RegistryError(f"registry overlay {path}: 'models' must be a mapping of id -> fields")
-    allowed = {"context_length", "prompt_per_mtok", "completion_per_mtok", "name"}
-    return {
-        str(mid): {k: v for k, v in fields.items() if k in allowed}
-        for mid, fields in models.items()
-        if isinstance(fields, dict)
-    }
+        raise RegistryError(f"{where} at models: must be a mapping of model id -> fields")
+    overrides: dict[str, dict[str, Any]] = {}
+    for model_id, fields in models.items():
+        if not isinstance(fields, dict):
+            raise RegistryError(f"{where} at models.{model_id}: must be a mapping of fields")
+        # Only what `registry sync` refreshes; families and scores stay curated.
+        overrides[str(model_id)] = {k: v for k, v in fields.items() if k in OVERLAY_FIELDS}
+    return overrides

@@ -105,3 +105,45 @@ def test_config_tier_scores_override_the_defaults():
 def test_score_outside_range_is_rejected_at_the_boundary():
     with pytest.raises(ValueError):
         CompletionRequest(model="openrouter/pareto-code", messages=MESSAGES, min_coding_score=1.2)
+
+
+def test_caller_pareto_entry_on_frontier_is_dropped_not_sent():
+    # Frontier omits the plugin: a caller's stray pareto-router entry must not sneak it back.
+    out = body(
+        "openrouter/pareto-code",
+        tier="frontier",
+        plugins=({"id": "pareto-router", "min_coding_score": 0.4},),
+    )
+    assert "plugins" not in out
+
+
+@pytest.mark.parametrize("tier", ["quick", "balanced", "high", "reasoning", "frontier"])
+def test_exactly_one_pareto_entry_with_override_and_caller_entry(tier):
+    out = body(
+        "openrouter/pareto-code:nitro",
+        tier=tier,
+        min_coding_score=0.65,
+        plugins=({"id": "pareto-router", "min_coding_score": 0.1}, {"id": "response-healing"}),
+    )
+    assert out["plugins"] == [
+        {"id": "response-healing"},
+        {"id": "pareto-router", "min_coding_score": 0.65},
+    ]
+
+
+def test_caller_plugins_are_copied_not_shared():
+    web = {"id": "web", "max_results": 3}
+    out = body("openrouter/pareto-code", tier="quick", plugins=(web,))
+    out["plugins"][0]["max_results"] = 9
+    assert web == {"id": "web", "max_results": 3}
+
+
+def test_pareto_seat_without_tier_or_override_sends_no_score():
+    assert "plugins" not in body("openrouter/pareto-code")
+    assert pareto_score("openrouter/pareto-code", None, None) is None
+    assert pareto_score("openrouter/pareto-code", None, 0.3) == 0.3
+
+
+def test_optional_fields_absent_unless_set():
+    out = body("openai/gpt-5.4")
+    assert set(out) == {"model", "messages"}

@@ -1,16 +1,28 @@
-"""Report figures against values computed by hand on a small fixed store."""
+"""Report figures against values computed by hand on a small fixed store.
+
+The store is written through the real store API (``AuditionStore.write_session``), so the
+per-session columns the report aggregates (distinct models, provider entropy, flags) are the
+store's own. Every expected number below is worked out in the comment next to it.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
 
 from llm_council.audition.report import build_report
 from llm_council.audition.report_render import render_html, render_markdown
+from llm_council.audition.report_stats import (
+    mean_ci95,
+    normalised_entropy,
+    share,
+    t975,
+    wilson_ci95,
+)
 from llm_council.audition.store import AuditionStore
 from llm_council.council.result import (
     CallRecord,
@@ -21,145 +33,214 @@ from llm_council.council.result import (
     SessionResult,
 )
 from llm_council.registry import load_registry
+from tests.pg import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REGISTRY = load_registry()
 PARETO = "openrouter/pareto-code"
 MINI, SONNET, KIMI = "openai/gpt-5.4-mini", "anthropic/claude-sonnet-4.6", "moonshotai/kimi-k2.6"
+SONNET45 = "anthropic/claude-sonnet-4.5"  # not in the registry; family anthropic/claude-sonnet
+GROK, OPUS = "x-ai/grok-4.3", "anthropic/claude-opus-4.7"
+FLASH, HAIKU = "google/gemini-3-flash-preview", "anthropic/claude-haiku-4.5"
+
+# A: exact duplicate, chairman call. B: a review billed above band. C: family dup + drift.
+# D: quick tier, no Pareto seat. E: Pareto seat timed out. F: plain.
+ENTROPY_2_OF_3 = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)) / math.log(3)  # 0.579380
 
 
-def seat(sid, requested, resolved, borda, flags=(), score=None):
+def seat(sid, requested, resolved, borda, flags=(), status="ok"):
     return SeatResult(
-        seat_id=sid, requested_model=requested, resolved_model=resolved, status="ok", borda=borda,
-        votes=2, min_coding_score=score, flags=list(flags),
-        duplicate_kind="exact" if any(f.kind == "exact" for f in flags) else None,
-        duplicate_of=[f.with_seat for f in flags if f.kind == "exact"],
+        seat_id=sid, requested_model=requested, resolved_model=resolved, status=status,
+        borda=borda, votes=2 if borda is not None else 0,
+        min_coding_score=0.5 if requested == PARETO else None, flags=list(flags),
+        duplicate_kind=next((f.kind for f in flags if f.kind != "drift"), None),
+        duplicate_of=[f.with_seat for f in flags if f.with_seat],
     )  # fmt: skip
 
 
-def call(stage, sid, requested, resolved, cost, score=None):
+def call(stage, sid, requested, resolved, cost, status="ok"):
     return CallRecord(
         stage=stage, seat_id=sid, requested_model=requested, resolved_model=resolved,
-        min_coding_score=score, status="ok", started_at=datetime(2026, 11, 20, tzinfo=UTC),
-        latency_ms=10, prompt_tokens=1000, completion_tokens=1000, cost_usd=cost,
+        min_coding_score=0.5 if requested == PARETO else None, status=status,
+        started_at=datetime(2026, 11, 20, tzinfo=UTC), latency_ms=10,
+        prompt_tokens=1000, completion_tokens=1000, cost_usd=cost,
     )  # fmt: skip
 
 
 def session(sid, when, tier, seats, calls):
-    ranked = sorted(seats, key=lambda s: -s.borda)
+    ranked = sorted((s for s in seats if s.borda is not None), key=lambda s: -s.borda)
     return SessionResult(
         session_id=sid, created_at=when, tier=tier, mode="coding", status="ok", gateway="sandbox",
         prompt="q", seats=seats,
         ranking=[RankingEntry(seat_id=s.seat_id, borda=s.borda, votes=2) for s in ranked],
-        chairman=ChairmanResult(requested_model="anthropic/claude-opus-4.7", status="ok"),
+        chairman=ChairmanResult(requested_model=OPUS, resolved_model=OPUS, status="ok"),
         calls=calls,
     )  # fmt: skip
 
 
-def fixed_sessions():
-    a = session(
-        "aaaa", datetime(2026, 11, 20, 10, tzinfo=UTC), "balanced",
-        [
-            seat("s1", MINI, MINI, 0.5, [DuplicateFlag(kind="exact", with_seat="s3", model=MINI)]),
-            seat("s2", SONNET, SONNET, 1.0),
-            seat("s3", PARETO, MINI, 0.0, [DuplicateFlag(kind="exact", with_seat="s1", model=MINI)], 0.5),
-        ],
-        [
-            call("answer", "s1", MINI, MINI, 0.001),
-            call("answer", "s2", SONNET, SONNET, 0.004),
-            call("answer", "s3", PARETO, MINI, 0.001, 0.5),
-            call("chairman", "chairman", "anthropic/claude-opus-4.7", "anthropic/claude-opus-4.7", 0.01),
-        ],
-    )  # fmt: skip
-    b = session(
-        "bbbb", datetime(2026, 11, 21, 9, tzinfo=UTC), "balanced",
-        [seat("s1", MINI, MINI, 0.0), seat("s2", SONNET, SONNET, 0.5), seat("s3", PARETO, KIMI, 1.0, (), 0.5)],
-        [
-            call("answer", "s3", PARETO, KIMI, 0.002, 0.5),
-            call("review", "s3", PARETO, KIMI, 0.05, 0.5),  # above the medium band's ceiling (0.018)
-            call("answer", "s1", MINI, MINI, 0.001),
-            call("answer", "s2", SONNET, SONNET, 0.003),
-        ],
-    )  # fmt: skip
-    c = session(
-        "cccc", datetime(2026, 11, 21, 11, tzinfo=UTC), "balanced",
-        [
-            seat("s1", MINI, MINI, 1.0),
-            seat("s2", SONNET, SONNET, 0.0),
-            seat("s3", PARETO, KIMI, 0.5, [DuplicateFlag(kind="drift", stage2_model="x-ai/grok-4.3")], 0.5),
-        ],
-        [call("answer", "s3", PARETO, KIMI, 0.002, 0.5)],
-    )  # fmt: skip
-    d = session(
-        "dddd", datetime(2026, 11, 21, 12, tzinfo=UTC), "quick",
-        [
-            seat("s1", "google/gemini-3-flash-preview", "google/gemini-3-flash-preview", 1.0),
-            seat("s2", "anthropic/claude-haiku-4.5", "anthropic/claude-haiku-4.5", 0.0),
-        ],
-        [
-            call("answer", "s1", "google/gemini-3-flash-preview", "google/gemini-3-flash-preview", 0.0005),
-            call("answer", "s2", "anthropic/claude-haiku-4.5", "anthropic/claude-haiku-4.5", 0.0005),
-        ],
-    )  # fmt: skip
-    return [a, b, c, d]
+def at(day, hour):
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+def fixed_sessions() -> list[SessionResult]:
+    exact_a = DuplicateFlag(kind="exact", with_seat="s3", model=MINI)
+    exact_b = DuplicateFlag(kind="exact", with_seat="s1", model=MINI)
+    fam_2 = DuplicateFlag(kind="family", with_seat="s3", model=SONNET45)
+    fam_3 = DuplicateFlag(kind="family", with_seat="s2", model=SONNET)
+    drift = DuplicateFlag(kind="drift", stage2_model=GROK)
+    return [
+        session("aaaa", at(20, 10), "balanced",
+            [seat("s1", MINI, MINI, 0.5, [exact_a]), seat("s2", SONNET, SONNET, 1.0),
+             seat("s3", PARETO, MINI, 0.0, [exact_b])],
+            [call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.004),
+             call("answer", "s3", PARETO, MINI, 0.001),
+             call("chairman", "chairman", OPUS, OPUS, 0.01)]),  # not a seat call: excluded
+        session("bbbb", at(21, 9), "balanced",
+            [seat("s1", MINI, MINI, 0.0), seat("s2", SONNET, SONNET, 0.5),
+             seat("s3", PARETO, KIMI, 1.0)],
+            [call("answer", "s3", PARETO, KIMI, 0.002),
+             # medium band ceiling for 1000 + 1000 tokens: (1000*3 + 1000*15)/1e6 = 0.018
+             # (Sonnet's rates are the band's highest), *1.01 tolerance = 0.01818 < 0.05
+             call("review", "s3", PARETO, KIMI, 0.05),
+             call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.003)]),
+        session("cccc", at(21, 11), "balanced",
+            [seat("s1", MINI, MINI, 1.0), seat("s2", SONNET, SONNET, 0.0, [fam_2]),
+             seat("s3", PARETO, SONNET45, 0.5, [fam_3, drift])],
+            [call("answer", "s3", PARETO, SONNET45, 0.002), call("review", "s3", PARETO, GROK, 0.003),
+             call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.002)]),
+        session("dddd", at(21, 12), "quick",
+            [seat("s1", FLASH, FLASH, 1.0), seat("s2", HAIKU, HAIKU, 0.0)],
+            [call("answer", "s1", FLASH, FLASH, 0.0005), call("answer", "s2", HAIKU, HAIKU, 0.0005)]),
+        session("eeee", at(22, 8), "balanced",
+            [seat("s1", MINI, MINI, 1.0), seat("s2", SONNET, SONNET, 0.0),
+             seat("s3", PARETO, None, None, status="timeout")],
+            [call("answer", "s3", PARETO, None, None, status="timeout"),
+             call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.003)]),
+        session("ffff", at(22, 9), "balanced",
+            [seat("s1", MINI, MINI, 0.0), seat("s2", SONNET, SONNET, 0.5),
+             seat("s3", PARETO, KIMI, 1.0)],
+            [call("answer", "s3", PARETO, KIMI, 0.002),
+             call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.003)]),
+    ]  # fmt: skip
+
+
+def make_store(path_or_url, sessions) -> AuditionStore:
+    url = str(path_or_url)
+    store = AuditionStore(url if "://" in url else f"sqlite:///{url}")
+    for result in sessions:
+        assert store.write_session(result, REGISTRY)
+    return store
 
 
 @pytest.fixture
 def store(tmp_path):
-    store = AuditionStore(f"sqlite:///{tmp_path / 'r.db'}")
-    for result in fixed_sessions():
-        store.write_session(result, REGISTRY)
-    return store
+    return make_store(tmp_path / "r.db", fixed_sessions())
 
 
-def test_hand_computed_balanced_tier(store):
-    report = build_report(store, REGISTRY)
-    t = report.tiers["balanced"]
-    assert (t.sessions, t.seats, t.pareto_seats, t.pareto_calls) == (3, 9, 3, 4)
+# -- the statistics helpers ------------------------------------------------------------------
+
+
+def test_stats_helpers_by_hand():
+    assert t975(1) == 12.7062 and t975(9) == 2.2622 and t975(30) == 2.0423
+    assert t975(60) == pytest.approx(2.0003, abs=1e-4) and t975(120) == pytest.approx(
+        1.9799, abs=1e-4
+    )
+    # Borda 0, 1: mean .5, s = .7071, se = .5, t(1) * .5 = 6.35 -> clipped to [0, 1].
+    assert mean_ci95(2, 1.0, 1.0) == (0.0, 1.0)
+    # 0.4, 0.5, 0.6: mean .5, s = .1, se = .057735, t(2) = 4.3027 -> half .248417.
+    assert mean_ci95(3, 1.5, 0.77) == (0.2516, 0.7484)
+    assert mean_ci95(1, 0.5, 0.25) is None and mean_ci95(0, 0, 0) is None
+    # Wilson 2 of 4: centre .5; half = 1.96 * sqrt(.0625 + 3.8415/64) / 1.9604 = .349962.
+    assert wilson_ci95(2, 4) == (0.15, 0.85)
+    # 0 of 10: lower bound exactly 0, upper z^2/n / (1 + z^2/n) = .38415/1.38415 = .2775.
+    assert wilson_ci95(0, 10) == (0.0, 0.2775)
+    assert wilson_ci95(0, 0) is None
+    assert normalised_entropy([2, 1]) == pytest.approx(ENTROPY_2_OF_3, abs=1e-6)
+    assert normalised_entropy([1, 1, 1]) == 1.0 and normalised_entropy([3]) == 0.0
+    assert normalised_entropy([]) == 0.0 and normalised_entropy([1], slots=1) == 0.0
+    assert share(1, 3) == 0.3333 and share(5, 0) == 0.0
+
+
+# -- the report over the fixed store ----------------------------------------------------------
+
+
+def test_balanced_tier_by_hand(store):
+    t = build_report(store, REGISTRY).tiers["balanced"]
+    # Sessions A B C E F, 3 seats each, one Pareto seat each; Pareto calls (chairman's not
+    # counted): A 1, B 2, C 2, E 1, F 1 = 7.
+    assert (t.sessions, t.seats, t.pareto_seats, t.pareto_calls) == (5, 15, 5, 7)
+    # E's Pareto seat timed out unresolved, so 4 resolved: Kimi 2 (B F), Mini 1, Sonnet 4.5 1.
     assert [(m.model, m.count, m.share) for m in t.resolved_models] == [
-        (KIMI, 2, 0.6667),
-        (MINI, 1, 0.3333),
+        (KIMI, 2, 0.5),
+        (SONNET45, 1, 0.25),
+        (MINI, 1, 0.25),
     ]
-    # 3 sessions with a Pareto seat: A exact, C drift.
-    assert t.duplicate_rate.model_dump() == {
-        "any": 0.6667,
-        "exact": 0.3333,
-        "family": 0.0,
-        "drift": 0.3333,
-    }
-    assert [(d.model, d.sessions, d.share) for d in t.duplicated_seats] == [(MINI, 1, 0.3333)]
-    # distinct models 2, 3, 3; provider entropy A = H(2/3, 1/3)/ln 3 = 0.5794, B = C = 1.
-    assert t.diversity.distinct_models_per_session == pytest.approx(2.6667, abs=1e-4)
-    assert t.diversity.provider_entropy == pytest.approx((0.579380 + 2) / 3, abs=1e-4)
-    # Pareto Borda 0, 1, 0.5: mean 0.5, sd 0.5, half-width 1.96 * 0.5 / sqrt 3 = 0.566 -> clipped.
-    p = t.peer_review.pareto
-    assert (p.mean_borda, p.ci95, p.first_place_rate, p.n) == (0.5, [0.0, 1.0], 0.3333, 3)
-    # Named Borda .5 1 0 .5 1 0: mean .5, sd sqrt(.2), half 1.96 * .4472 / sqrt 6 = .3578.
-    n = t.peer_review.named
-    assert n.mean_borda == 0.5 and n.n == 6 and n.first_place_rate == 0.3333
-    assert n.ci95 == pytest.approx([0.1422, 0.8578], abs=1e-4)
-    assert t.cost.pareto.total_usd == pytest.approx(
-        0.055
-    ) and t.cost.pareto.mean_usd == pytest.approx(0.01375)
-    assert t.cost.named.total_usd == pytest.approx(
-        0.019
-    ) and t.cost.named.mean_usd == pytest.approx(0.0038)
-    assert t.cost.above_band_calls == 1
     assert [(d.date, d.models) for d in t.by_day] == [
         ("2026-11-20", {MINI: 1}),
-        ("2026-11-21", {KIMI: 2}),
+        ("2026-11-21", {SONNET45: 1, KIMI: 1}),
+        ("2026-11-22", {KIMI: 1}),
     ]
+    # Of 5 sessions with a Pareto seat: exact A, family C, drift C, any A and C.
+    assert t.duplicate_rate.model_dump() == {"any": 0.4, "exact": 0.2, "family": 0.2, "drift": 0.2}
+    # A's Pareto seat duplicated named Mini (exact), C's named Sonnet 4.6 (family): 1/5 each.
+    assert [(d.model, d.sessions, d.share) for d in t.duplicated_seats] == [
+        (SONNET, 1, 0.2),
+        (MINI, 1, 0.2),
+    ]
+    # Distinct answered models A 2, B 3, C 3, E 2, F 3 -> 13/5. Provider entropy A and C
+    # (openai, anthropic x2) 0.579380; B (3 providers) 1; E (2 answered, 2 providers) 1; F 1.
+    assert t.diversity.distinct_models_per_session == 2.6
+    assert t.diversity.provider_entropy == round((2 * ENTROPY_2_OF_3 + 3) / 5, 4) == 0.8318
+    # Pareto Borda A 0, B 1, C .5, F 1 (E unranked): n 4, mean .625; sum sq 2.25,
+    # s^2 = (2.25 - 4 * .625^2) / 3 = .229167, se = .239357, t(3) 3.1824 -> +-.7617 -> [0, 1].
+    # First place B and F: 2/4; Wilson [.15, .85].
+    p = t.peer_review.pareto
+    assert (p.mean_borda, p.ci95, p.first_place_rate, p.n) == (0.625, [0.0, 1.0], 0.5, 4)
+    assert p.first_place_ci95 == [0.15, 0.85]
+    # Named Borda .5 1 | 0 .5 | 1 0 | 1 0 | 0 .5: n 10, mean .45, sum sq 3.75,
+    # s^2 = (3.75 - 10 * .2025) / 9 = .191667, se = .138444, t(9) 2.2622 -> +-.313188.
+    # First place A s2, C s1, E s1: 3/10.
+    n = t.peer_review.named
+    assert (n.mean_borda, n.ci95, n.first_place_rate, n.n) == (0.45, [0.1368, 0.7632], 0.3, 10)
+    # Pareto calls with a cost: .001 + .002 + .05 + .002 + .003 + .002 = .06 over 6 (E's
+    # timed-out call has none). Named: 5 sessions x (.001 + .003 or .004 or .002) = .02 / 10.
+    assert t.cost.pareto.total_usd == pytest.approx(0.06)
+    assert t.cost.pareto.mean_usd == pytest.approx(0.01)
+    assert t.cost.named.total_usd == pytest.approx(0.02)
+    assert t.cost.named.mean_usd == pytest.approx(0.002)
+    assert t.cost.above_band_calls == 1  # B's 0.05 review; C's 0.003 Grok review is in band
 
 
-def test_overall_merges_the_tiers_and_a_tier_without_pareto_is_clean(store):
+def test_overall_merges_tiers_and_a_tier_without_pareto_is_clean(store):
     report = build_report(store, REGISTRY)
     o, q = report.overall, report.tiers["quick"]
-    assert (o.sessions, o.seats, o.pareto_seats, o.pareto_calls) == (4, 11, 3, 4)
-    assert o.duplicate_rate.any == 0.6667  # still over the 3 sessions that had a Pareto seat
+    assert list(report.tiers) == ["balanced", "quick"]
+    assert (o.sessions, o.seats, o.pareto_seats, o.pareto_calls) == (6, 17, 5, 7)
+    # Duplicate rates stay shares of the 5 sessions that had a Pareto seat.
+    assert o.duplicate_rate.any == 0.4 and o.pareto_sessions == 5
+    # Distinct (13 + 2) / 6; entropy (4.158760 + 1) / 6 = .859793.
     assert o.diversity.distinct_models_per_session == 2.5
-    assert o.diversity.provider_entropy == pytest.approx((0.579380 + 3) / 4, abs=1e-4)
-    assert o.peer_review.named.n == 8 and o.peer_review.named.first_place_rate == 0.375
-    assert o.cost.named.total_usd == pytest.approx(0.02)
-    assert q.pareto_seats == 0 and q.resolved_models == [] and q.duplicated_seats == []
+    assert o.diversity.provider_entropy == 0.8598
+    # Named Borda adds D's 1 and 0: n 12, sum 5.5, mean .458333, sum sq 4.75,
+    # s^2 = (4.75 - 12 * .458333^2) / 11 = .202652, se = .129953, t(11) 2.2010 -> +-.286027.
+    # First place: 3 + D's s1 = 4 of 12.
+    named = o.peer_review.named
+    assert (named.mean_borda, named.ci95, named.first_place_rate, named.n) == (
+        0.4583,
+        [0.1723, 0.7444],
+        0.3333,
+        12,
+    )
+    assert o.cost.named.total_usd == pytest.approx(0.021)
+    assert o.cost.named.mean_usd == pytest.approx(0.021 / 12, abs=1e-8)
+    assert o.cost.above_band_calls == 1
+    assert [(d.date, sum(d.models.values())) for d in o.by_day] == [
+        ("2026-11-20", 1),
+        ("2026-11-21", 2),
+        ("2026-11-22", 1),
+    ]
+    # quick: one session, no Pareto seat -> zeros and nulls, no division by zero.
+    assert (q.sessions, q.seats, q.pareto_seats, q.pareto_calls) == (1, 2, 0, 0)
+    assert q.resolved_models == [] and q.duplicated_seats == [] and q.by_day == []
     assert q.duplicate_rate.model_dump() == {"any": 0.0, "exact": 0.0, "family": 0.0, "drift": 0.0}
     assert q.peer_review.pareto.model_dump() == {
         "mean_borda": None,
@@ -167,88 +248,133 @@ def test_overall_merges_the_tiers_and_a_tier_without_pareto_is_clean(store):
         "first_place_rate": None,
         "n": 0,
     }
-    assert q.cost.pareto.mean_usd is None and q.cost.pareto.total_usd == 0
-    assert report.window.sessions == 4
-    assert report.window.since == datetime(2026, 11, 20, 10, tzinfo=UTC)
-    assert report.recommendations == []  # 3 sessions are too few to advise on
+    # Named quick Borda 1, 0: mean .5, se .5, t(1) 12.7 -> clipped to [0, 1].
+    assert q.peer_review.named.ci95 == [0.0, 1.0] and q.peer_review.named.first_place_rate == 0.5
+    assert q.cost.pareto.model_dump() == {"mean_usd": None, "total_usd": 0.0}
+    assert q.diversity.model_dump() == {"distinct_models_per_session": 2.0, "provider_entropy": 1.0}
+    assert report.window.sessions == 6
+    assert report.window.since == at(20, 10) and report.window.until == at(22, 9)
+    assert report.recommendations == []  # 5 sessions are too few to advise on
+
+
+def test_json_has_exactly_the_contract_keys(store):
+    payload = build_report(store, REGISTRY).model_dump(mode="json")
+    assert set(payload) == {"window", "tiers", "overall", "recommendations"}
+    assert set(payload["window"]) == {"since", "until", "sessions"}
+    tier_keys = {
+        "sessions", "seats", "pareto_seats", "pareto_calls", "resolved_models", "duplicate_rate",
+        "duplicated_seats", "diversity", "peer_review", "cost", "by_day",
+    }  # fmt: skip
+    for t in (*payload["tiers"].values(), payload["overall"]):
+        assert set(t) == tier_keys
+        assert set(t["duplicate_rate"]) == {"any", "exact", "family", "drift"}
+        assert set(t["diversity"]) == {"distinct_models_per_session", "provider_entropy"}
+        for group in ("pareto", "named"):
+            assert set(t["peer_review"][group]) == {"mean_borda", "ci95", "first_place_rate", "n"}
+            assert set(t["cost"][group]) == {"mean_usd", "total_usd"}
+        assert set(t["cost"]) == {"pareto", "named", "above_band_calls"}
+    assert payload["window"]["since"] == "2026-11-20T10:00:00Z"
+    balanced = payload["tiers"]["balanced"]
+    assert balanced["resolved_models"][0] == {"model": KIMI, "count": 2, "share": 0.5}
+    assert balanced["by_day"][0] == {"date": "2026-11-20", "models": {MINI: 1}}
+    assert balanced["duplicated_seats"][0] == {"model": SONNET, "sessions": 1, "share": 0.2}
 
 
 def test_window_filters(store):
     newest = build_report(store, REGISTRY, last=1, tier="balanced")
-    assert newest.window.sessions == 1 and newest.tiers["balanced"].duplicate_rate.drift == 1.0
-    since = build_report(store, REGISTRY, since=datetime(2026, 11, 21, tzinfo=UTC))
-    assert since.overall.sessions == 3 and since.tiers["balanced"].pareto_calls == 3
+    assert newest.window.sessions == 1 and list(newest.tiers) == ["balanced"]
+    assert newest.tiers["balanced"].resolved_models[0].model == KIMI  # F
+    assert newest.tiers["balanced"].pareto_calls == 1
+    since = build_report(store, REGISTRY, since=at(21, 0))  # B C D E F
+    assert since.overall.sessions == 5 and since.window.since == at(21, 0)
+    b = since.tiers["balanced"]
+    # B 2 + C 2 + E 1 + F 1 Pareto calls; named calls of B C E F: .004 + .003 + .004 + .004.
+    assert b.pareto_calls == 6 and b.cost.named.total_usd == pytest.approx(0.015)
+    assert b.duplicate_rate.exact == 0.0 and b.duplicate_rate.family == 0.25
+    both = build_report(store, REGISTRY, since=at(21, 0), last=2)  # newest two: E, F
+    assert both.overall.sessions == 2 and both.window.until == at(22, 9)
+    assert build_report(store, REGISTRY, tier="frontier").overall.sessions == 0
+    # a naive datetime is read as UTC
+    assert build_report(store, REGISTRY, since=datetime(2026, 11, 22)).overall.sessions == 2
 
 
-def test_empty_store_and_one_session(tmp_path):
-    empty = AuditionStore(f"sqlite:///{tmp_path / 'empty.db'}")
-    report = build_report(empty, REGISTRY)
-    assert report.tiers == {} and report.overall.sessions == 0 and report.window.since is None
-    assert report.overall.diversity.distinct_models_per_session == 0.0
-    assert "svg" in render_html(report) and "0 sessions" in render_markdown(report)
-    empty.write_session(fixed_sessions()[0], REGISTRY)
-    one = build_report(empty, REGISTRY)
-    assert one.overall.sessions == 1 and one.overall.peer_review.pareto.ci95 is None
+@pytest.mark.postgres
+def test_postgres_gives_the_same_report(store, request):
+    pg = make_store(request.getfixturevalue("postgres_url"), fixed_sessions())
+    try:
+        for window in ({}, {"since": at(21, 0)}, {"last": 2, "tier": "balanced"}):
+            assert build_report(pg, REGISTRY, **window) == build_report(store, REGISTRY, **window)
+    finally:
+        pg.close()
+
+
+def test_empty_store(tmp_path):
+    report = build_report(AuditionStore(f"sqlite:///{tmp_path / 'empty.db'}"), REGISTRY)
+    assert report.tiers == {} and report.recommendations == []
+    assert report.window.model_dump() == {"since": None, "until": None, "sessions": 0}
+    o = report.overall
+    assert (o.sessions, o.seats, o.pareto_seats, o.pareto_calls) == (0, 0, 0, 0)
+    assert o.diversity.distinct_models_per_session == 0.0 and o.cost.above_band_calls == 0
+    assert o.peer_review.named.mean_borda is None and o.cost.named.mean_usd is None
+    json.dumps(report.model_dump(mode="json"))
+    assert "0 sessions" in render_markdown(report) and "<svg" in render_html(report)
+
+
+def test_one_session(tmp_path):
+    store = make_store(tmp_path / "one.db", fixed_sessions()[:1])  # A
+    t = build_report(store, REGISTRY).tiers["balanced"]
+    assert (t.sessions, t.pareto_calls) == (1, 1) and t.duplicate_rate.exact == 1.0
+    # One Pareto Borda (0.0): a mean, but no interval from a single value.
+    assert (t.peer_review.pareto.mean_borda, t.peer_review.pareto.ci95) == (0.0, None)
+    assert t.peer_review.pareto.first_place_rate == 0.0 and t.peer_review.pareto.n == 1
+    # Named .5 and 1: mean .75, s .353553, se .25, t(1) -> clipped.
+    assert t.peer_review.named.mean_borda == 0.75 and t.peer_review.named.ci95 == [0.0, 1.0]
+    assert t.cost.named.total_usd == pytest.approx(0.005)  # not the chairman's 0.01
+
+
+def _copies(result: SessionResult, count: int) -> list[SessionResult]:
+    return [result.model_copy(update={"session_id": f"{result.session_id}-{i:03d}"}) for i in range(count)]  # fmt: skip
 
 
 def test_recommendations_need_enough_sessions(tmp_path):
-    store = AuditionStore(f"sqlite:///{tmp_path / 'many.db'}")
-    base = fixed_sessions()[0]
-    for i in range(25):
-        store.write_session(base.model_copy(update={"session_id": f"s{i:04d}"}), REGISTRY)
-    advice = build_report(store, REGISTRY).recommendations
-    assert any(
-        "balanced: the Pareto seat duplicated openai/gpt-5.4-mini in 100% of 25 sessions" in a
-        for a in advice
+    a, b, c = fixed_sessions()[:3]
+    few = make_store(tmp_path / "few.db", _copies(a, 19))
+    assert build_report(few, REGISTRY).recommendations == []
+    many = make_store(tmp_path / "many.db", _copies(a, 25))
+    advice = build_report(many, REGISTRY).recommendations
+    assert advice[0] == (
+        "balanced: the Pareto seat duplicated openai/gpt-5.4-mini in 100% of 25 sessions; "
+        "drop that named seat or move the Pareto seat to another tier"
     )
-
-
-class _Charts(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.svgs, self.external = [], []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "svg":
-            self.svgs.append(attrs.get("id"))
-        if tag in ("script", "link", "img") or any(
-            v and str(v).startswith("http") and k in ("src", "href") for k, v in attrs.items()
-        ):
-            self.external.append(tag)
-
-
-def test_html_is_self_contained_with_every_chart(store):
-    page = render_html(build_report(store, REGISTRY))
-    parser = _Charts()
-    parser.feed(page)
-    assert {"chart-share-balanced", "chart-share-quick", "chart-duplicates", "chart-borda"} <= set(
-        parser.svgs
-    )
-    assert parser.external == []
+    # Pareto Borda always 0 (CI [0, 0]) vs named .5/1 (mean .75): clearly below.
+    assert any(line.startswith("balanced: peers rank the Pareto seat below") for line in advice)
+    drifting = make_store(tmp_path / "drift.db", _copies(c, 10) + _copies(b, 12))
+    advice = build_report(drifting, REGISTRY).recommendations
+    # drift 10 of 22: Wilson lower bound .2692 >= .10 (centre .4613, half .1921);
+    # 12 above-band reviews among 10 * 2 + 12 * 2 = 44 Pareto calls.
+    assert any("for its review than for its answer in 45% of 22 sessions" in a for a in advice)
+    assert any(a.startswith("balanced: 12 of 44 Pareto calls were billed above") for a in advice)
 
 
 def test_report_cli_formats(store, tmp_path, monkeypatch):
     from llm_council.cli import app
 
     monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", store.url_for_humans)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # no user overlay
     runner = CliRunner()
     out = runner.invoke(app, ["report", "--format", "json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.stdout)
-    assert set(payload) == {"window", "tiers", "overall", "recommendations"}
-    assert set(payload["tiers"]["balanced"]) == {
-        "sessions", "seats", "pareto_seats", "pareto_calls", "resolved_models", "duplicate_rate",
-        "duplicated_seats", "diversity", "peer_review", "cost", "by_day",
-    }  # fmt: skip
+    assert json.loads(out.stdout) == build_report(store, REGISTRY).model_dump(mode="json")
     html_file = tmp_path / "r.html"
-    assert (
-        runner.invoke(app, ["report", "--format", "html", "--output", str(html_file)]).exit_code
-        == 0
-    )
-    assert html_file.read_text().startswith("<!DOCTYPE html>")
+    written = runner.invoke(app, ["report", "--format", "html", "--output", str(html_file)])
+    assert written.exit_code == 0 and html_file.read_text().startswith("<!DOCTYPE html>")
     assert "## balanced" in runner.invoke(app, ["report", "--format", "markdown"]).stdout
-    assert runner.invoke(app, ["report", "--since", "yesterday-ish"]).exit_code == 2
-    assert runner.invoke(app, ["report", "--tier", "huge"]).exit_code == 2
-    table = runner.invoke(app, ["report", "--since", "3650d"])
-    assert table.exit_code == 0 and "balanced" in table.stdout
+    table = runner.invoke(app, ["report", "--since", "3650d", "--tier", "balanced"])
+    assert table.exit_code == 0 and "balanced" in table.stdout and "quick" not in table.stdout
+    dated = runner.invoke(app, ["report", "--since", "2026-11-22", "--format", "json"])
+    assert json.loads(dated.stdout)["window"]["sessions"] == 2
+    text_file = tmp_path / "r.txt"
+    assert runner.invoke(app, ["report", "--output", str(text_file)]).exit_code == 0
+    assert "duplicate rate" in text_file.read_text()
+    for bad in (["--since", "yesterday-ish"], ["--tier", "huge"], ["--last", "0"]):
+        assert runner.invoke(app, ["report", *bad]).exit_code == 2, bad

@@ -1,46 +1,59 @@
-"""Four processes, 50 real sandbox sessions each, into one SQLite file and one PostgreSQL db."""
+"""Four processes writing 50 sessions each into one SQLite file, and into one PostgreSQL db.
+
+The database starts empty, so the processes also race to create the schema. Every one of
+them also writes one shared session, which must end up stored exactly once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from llm_council.audition import schema
-from llm_council.audition.logger import AuditionLogger
 from llm_council.audition.store import AuditionStore
 from tests.pg import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 PROCESSES, SESSIONS = 4, 50
+SHARED_ID = "5ba4ed00-0000-4000-8000-000000000000"
+
+Expected = dict[str, tuple[int, int, int]]  # session id -> (seats, flags, calls)
 
 
-def _worker(url: str) -> tuple[list[str], int, list[str]]:
-    """Run SESSIONS council sessions on the in-process sandbox, logging each to ``url``."""
-    from llm_council.registry import load_registry
-    from tests.council_helpers import make_config, sandbox_council
+def _worker(url: str, worker: int, barrier: Any, out: Any) -> None:
+    """Write SESSIONS distinct sessions plus the shared one through the audition logger."""
+    from llm_council.audition.logger import AuditionLogger
+    from tests.audition_data import GROK, KIMI, MINI, SONNET, make_session, registry
 
-    async def main() -> tuple[list[str], int, list[str]]:
-        registry = load_registry()
-        pool = ["openai/gpt-5.4-mini", "anthropic/claude-sonnet-4.6", "openrouter/pareto-code"]
-        council, _ = sandbox_council(make_config({"balanced": pool}), registry=registry)
-        council.audition = AuditionLogger(AuditionStore(url), registry)
-        ids, calls, problems = [], 0, []
-        for _ in range(SESSIONS):
-            result = await council.run(
-                "Write a Python function that merges two sorted lists.", "balanced"
+    try:
+        sessions = [make_session(0, session_id=SHARED_ID)]
+        for i in range(SESSIONS):
+            n = worker * 1000 + i
+            sessions.append(
+                make_session(
+                    n,
+                    seats=3 + n % 2,  # 3 or 4 seats, the last one Pareto
+                    pareto_model=(MINI, KIMI, GROK, SONNET)[n % 4],
+                    drift_to=SONNET if n % 5 == 0 else None,
+                    failed_seat="s2" if n % 7 == 0 else None,
+                )
             )
-            ids.append(result.session_id)
-            calls += len(result.calls)
-            problems += [n for n in result.notices if n.startswith("audition")]
-        await council.aclose()
-        return ids, calls, problems
+        logger = AuditionLogger(AuditionStore(url), registry(), spill_to=[])
+        expected: Expected = {
+            s.session_id: (len(s.seats), sum(len(seat.flags) for seat in s.seats), len(s.calls))
+            for s in sessions
+        }
+        barrier.wait(timeout=60)  # all four start writing together
+        problems = [p for p in (logger.record(s) for s in sessions) if p]
+        logger.store.close()
+        out.put((worker, expected, problems))
+    except BaseException as exc:  # report, don't hang the parent
+        out.put((worker, {}, [f"{type(exc).__name__}: {exc}"]))
 
-    return asyncio.run(main())
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def shared_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shared.db'}"
@@ -48,31 +61,45 @@ def shared_url(request, tmp_path):
 
 
 def test_four_writers_lose_and_duplicate_nothing(shared_url):
-    AuditionStore(shared_url).schema_version()  # not required, but makes failures clearer
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        outcomes = pool.map(_worker, [shared_url] * PROCESSES)
-    ids = [sid for got, _, _ in outcomes for sid in got]
-    expected_calls = sum(calls for _, calls, _ in outcomes)
-    assert not [p for _, _, ps in outcomes for p in ps]  # no write failed
-    assert len(ids) == len(set(ids)) == PROCESSES * SESSIONS
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(shared_url, w, barrier, out)) for w in range(PROCESSES)
+    ]
+    for p in procs:
+        p.start()
+    outcomes = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert [p for _, _, problems in outcomes for p in problems] == []  # no write failed
+    expected: Expected = {}
+    for _, got, _ in outcomes:
+        expected.update(got)
+    assert len(expected) == PROCESSES * SESSIONS + 1
+
     store = AuditionStore(shared_url)
-    counts = store.counts()
-    assert counts["sessions"] == PROCESSES * SESSIONS
-    assert counts["seats"] == PROCESSES * SESSIONS * 3
-    assert counts["calls"] == expected_calls
+    s, st, fl, ca = schema.sessions, schema.seats, schema.flags, schema.calls
     with store.engine().connect() as conn:
-        stored = set(conn.execute(select(schema.sessions.c.session_id)).scalars())
-        duplicated_calls = conn.execute(
-            select(func.count()).select_from(
-                select(schema.calls.c.session_id, schema.calls.c.seq)
-                .group_by(schema.calls.c.session_id, schema.calls.c.seq)
-                .having(func.count() > 1)
-                .subquery()
+        stored = list(conn.execute(select(s.c.session_id)).scalars())
+        per_table = {
+            name: dict(
+                conn.execute(select(t.c.session_id, func.count()).group_by(t.c.session_id)).all()
             )
-        ).scalar()
-        exact_sessions = conn.execute(
-            select(func.count()).select_from(schema.sessions).where(schema.sessions.c.pareto_exact)
-        ).scalar()
-    assert stored == set(ids) and duplicated_calls == 0
-    assert exact_sessions == PROCESSES * SESSIONS  # every session's Pareto seat duplicated s1
+            for name, t in (("seats", st), ("flags", fl), ("calls", ca))
+        }
+        dup_calls = conn.execute(
+            select(ca.c.session_id, ca.c.seq)
+            .group_by(ca.c.session_id, ca.c.seq)
+            .having(func.count() > 1)
+        ).all()
+        flag_key = (fl.c.session_id, fl.c.seat_id, fl.c.kind, fl.c.with_seat, fl.c.stage2_model)
+        dup_flags = conn.execute(
+            select(*flag_key).group_by(*flag_key).having(func.count() > 1)
+        ).all()
+    assert sorted(stored) == sorted(expected)  # every session once (it is the primary key)
+    for index, name in enumerate(("seats", "flags", "calls")):
+        want = {sid: counts[index] for sid, counts in expected.items() if counts[index]}
+        assert per_table[name] == want, name
+    assert dup_calls == [] and dup_flags == []
+    assert store.counts()["schema_version"] == 1  # the schema was created once
     store.close()

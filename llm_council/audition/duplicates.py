@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from llm_council.council.result import DuplicateFlag, SeatResult
+from llm_council.council.result import DuplicateFlag, FlagKind, SeatResult
 from llm_council.pareto import band_for_score, rank_band
 from llm_council.registry import Registry
 
@@ -18,23 +18,19 @@ def stage1_flags(seats: Sequence[SeatResult], registry: Registry) -> dict[str, l
 
     Both seats of a pair get a flag naming the other. Failed seats are never flagged.
     """
-    answered = [s for s in seats if s.status == "ok" and s.resolved_model]
+    answered = [(s.seat_id, m) for s in seats if s.status == "ok" and (m := s.resolved_model)]
     flags: dict[str, list[DuplicateFlag]] = {}
-    for i, a in enumerate(answered):
-        for b in answered[i + 1 :]:
-            assert a.resolved_model and b.resolved_model
-            if a.resolved_model == b.resolved_model:
+    for i, (a, a_model) in enumerate(answered):
+        for b, b_model in answered[i + 1 :]:
+            kind: FlagKind
+            if a_model == b_model:
                 kind = "exact"
-            elif registry.family_of(a.resolved_model) == registry.family_of(b.resolved_model):
+            elif registry.family_of(a_model) == registry.family_of(b_model):
                 kind = "family"
             else:
                 continue
-            flags.setdefault(a.seat_id, []).append(
-                DuplicateFlag(kind=kind, with_seat=b.seat_id, model=b.resolved_model)
-            )
-            flags.setdefault(b.seat_id, []).append(
-                DuplicateFlag(kind=kind, with_seat=a.seat_id, model=a.resolved_model)
-            )
+            flags.setdefault(a, []).append(DuplicateFlag(kind=kind, with_seat=b, model=b_model))
+            flags.setdefault(b, []).append(DuplicateFlag(kind=kind, with_seat=a, model=a_model))
     return flags
 
 
@@ -48,14 +44,18 @@ def drift_flag(seat: SeatResult, stage2_resolved_model: str | None) -> Duplicate
 
 
 def apply_flags(seats: Sequence[SeatResult], flags: dict[str, list[DuplicateFlag]]) -> None:
-    """Attach flags to their seats, summarise them in duplicate_of/kind and log each one."""
+    """Attach flags to their seats, summarise them in duplicate_of/kind and log each one.
+
+    ``duplicate_of`` and ``duplicate_kind`` are recomputed from all of a seat's flags, so
+    applying a later drift flag keeps the stage-1 summary.
+    """
     for seat in seats:
         new = flags.get(seat.seat_id, [])
         if not new:
             continue
         seat.flags.extend(new)
         others = {f.with_seat for f in seat.flags if f.kind != "drift" and f.with_seat}
-        seat.duplicate_of = sorted(others, key=_seat_order)
+        seat.duplicate_of = sorted(others, key=seat_sort_key)
         kinds = {f.kind for f in seat.flags}
         seat.duplicate_kind = (
             "exact" if "exact" in kinds else "family" if "family" in kinds else None
@@ -65,7 +65,8 @@ def apply_flags(seats: Sequence[SeatResult], flags: dict[str, list[DuplicateFlag
                 "council.duplicate_seat",
                 seat_id=seat.seat_id,
                 kind=flag.kind,
-                with_seat=flag.with_seat,
+                # "with" is a keyword, hence the mapping; the key matches the JSON contract.
+                **{"with": flag.with_seat},
                 model=flag.model,
                 stage2_model=flag.stage2_model,
                 requested_model=seat.requested_model,
@@ -90,14 +91,21 @@ def collapse_groups(seats: Sequence[SeatResult]) -> list[list[str]]:
     groups: dict[str, list[str]] = {}
     for seat in seats:
         groups.setdefault(find(seat.seat_id), []).append(seat.seat_id)
-    found = [sorted(g, key=_seat_order) for g in groups.values() if len(g) > 1]
-    return sorted(found, key=lambda g: _seat_order(g[0]))
+    found = [sorted(g, key=seat_sort_key) for g in groups.values() if len(g) > 1]
+    return sorted(found, key=lambda g: seat_sort_key(g[0]))
 
 
 def reroute_candidate(
     seat: SeatResult, seated_models: set[str], registry: Registry, score: float | None
 ) -> str | None:
-    """The first model of the seat's band, in the router's order, that no seat holds yet."""
+    """The first model of the seat's band, in the router's order, that no seat holds yet.
+
+    ``score`` is the seat's effective min_coding_score (None = omitted = high band); a
+    ``:nitro`` seat orders the band by throughput, as the router would. None for a named
+    seat, or when every band member is already seated.
+    """
+    if not seat.is_pareto:
+        return None
     band = band_for_score(registry, score)
     for entry in rank_band(registry, band, seat.variant):
         if entry.id not in seated_models:
@@ -105,6 +113,7 @@ def reroute_candidate(
     return None
 
 
-def _seat_order(seat_id: str) -> tuple[int, str]:
+def seat_sort_key(seat_id: str) -> tuple[int, str]:
+    """Order seat ids naturally (s2 before s10); anything else after them, by name."""
     digits = seat_id.lstrip("s")
     return (int(digits), seat_id) if digits.isdigit() else (1 << 30, seat_id)

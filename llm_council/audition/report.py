@@ -1,18 +1,28 @@
-"""Duplicate, diversity, peer-review and cost reports over the audition store.
+"""Duplicate, diversity, peer-review and cost reports over the audition store (ADR-043 phase 2).
 
-Everything is aggregated in SQL per tier into sufficient statistics (counts, sums, sums of
-squares); the overall figures merge those, so no query runs twice and no Python loop walks
-the calls.
+Five grouped queries return per-tier sufficient statistics (counts, sums, sums of squares);
+the overall column merges them in Python, so no query runs twice and nothing loops over
+calls. Definitions:
+
+- duplicate_rate.<kind>: share of the sessions *that had a Pareto seat* in which at least one
+  Pareto seat carried a flag of that kind (a tier without Pareto seats reports 0.0).
+- duplicated_seats: the named seats' models a Pareto seat was an exact or family duplicate of,
+  counted once per session, as a share of the same sessions.
+- peer review: mean Borda with a Student t 95% interval (from the sums; none when n < 2) and
+  the first-place rate of Pareto vs named seats that received a Borda score.
+- cost: Pareto vs named *seat* calls (the chairman's call is neither); above_band_calls are
+  Pareto calls billed above their band's ceiling, the priciest band member's rates for the
+  call's own tokens (band from the call's min_coding_score via ``pareto.band_for_score``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from llm_council.audition import schema
@@ -30,28 +40,38 @@ from llm_council.audition.report_models import (
     TierReport,
     Window,
 )
-from llm_council.audition.report_stats import mean_ci95, share
+from llm_council.audition.report_stats import mean_ci95, ratio, share, wilson_ci95
 from llm_council.audition.store import AuditionStore, AuditionStoreError
-from llm_council.registry import BANDS, Registry
+from llm_council.pareto import band_for_score
+from llm_council.registry import BANDS, Band, Registry
 
-MIN_SESSIONS_FOR_ADVICE = 20
-_ABOVE_BAND_TOLERANCE = 1.01
+MIN_SESSIONS_FOR_ADVICE = 20  # sessions with a Pareto seat in the tier
+DUPLICATE_ADVICE_SHARE = 0.25
+DRIFT_ADVICE_LOWER_BOUND = 0.10  # Wilson lower bound: drift is frequent beyond doubt
+ABOVE_BAND_TOLERANCE = 1.01  # 1%: rounding in billed costs is not a band breach
+FLAG_KINDS = ("any", "exact", "family", "drift")
 
 
 @dataclass
 class _Group:
-    n: int = 0
+    """Pareto or named seats of one tier."""
+
+    n: int = 0  # seats with a Borda score
     total: float = 0.0
     total_sq: float = 0.0
     firsts: int = 0
     calls: int = 0
-    costed: int = 0
+    costed: int = 0  # calls with a known cost
     cost: float = 0.0
+
+    def add(self, other: _Group) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 @dataclass
 class _Acc:
-    """Sufficient statistics of one tier; adding two gives the statistics of both."""
+    """Sufficient statistics of one tier; merging two gives the statistics of both."""
 
     sessions: int = 0
     pareto_sessions: int = 0
@@ -63,10 +83,14 @@ class _Acc:
     models: Counter[str] = field(default_factory=Counter)
     dup_models: Counter[str] = field(default_factory=Counter)
     days: dict[str, Counter[str]] = field(default_factory=dict)
-    groups: dict[bool, _Group] = field(default_factory=lambda: {True: _Group(), False: _Group()})
+    pareto: _Group = field(default_factory=_Group)
+    named: _Group = field(default_factory=_Group)
     above_band: int = 0
     first: datetime | None = None
     last: datetime | None = None
+
+    def group(self, is_pareto: Any) -> _Group:
+        return self.pareto if is_pareto else self.named
 
     def merge(self, other: _Acc) -> None:
         for name in ("sessions", "pareto_sessions", "seats", "pareto_seats", "above_band"):
@@ -78,14 +102,10 @@ class _Acc:
         self.dup_models.update(other.dup_models)
         for day, counts in other.days.items():
             self.days.setdefault(day, Counter()).update(counts)
-        for key, g in other.groups.items():
-            mine = self.groups[key]
-            for name in ("n", "total", "total_sq", "firsts", "calls", "costed", "cost"):
-                setattr(mine, name, getattr(mine, name) + getattr(g, name))
-        stamps = [t for t in (self.first, other.first) if t]
-        self.first = min(stamps) if stamps else None
-        stamps = [t for t in (self.last, other.last) if t]
-        self.last = max(stamps) if stamps else None
+        self.pareto.add(other.pareto)
+        self.named.add(other.named)
+        self.first = min((t for t in (self.first, other.first) if t), default=None)
+        self.last = max((t for t in (self.last, other.last) if t), default=None)
 
 
 def build_report(
@@ -96,7 +116,12 @@ def build_report(
     last: int | None = None,
     tier: str | None = None,
 ) -> Report:
-    """Aggregate the sessions in the window (``since``, newest ``last``, one ``tier``)."""
+    """Aggregate the sessions created at or after ``since``, the newest ``last`` of them,
+    of one ``tier`` (each filter optional). An empty window is a report of zeros and nulls.
+
+    Raises AuditionStoreError when the store cannot be read.
+    """
+    since = _utc(since)
     try:
         with store.engine().connect() as conn:
             accs = _collect(conn, registry, since, last, tier)
@@ -107,11 +132,7 @@ def build_report(
         overall.merge(acc)
     tiers = {name: _finish(acc) for name, acc in sorted(accs.items())}
     return Report(
-        window=Window(
-            since=since or _utc(overall.first),
-            until=_utc(overall.last),
-            sessions=overall.sessions,
-        ),
+        window=Window(since=since or overall.first, until=overall.last, sessions=overall.sessions),
         tiers=tiers,
         overall=_finish(overall),
         recommendations=recommendations(tiers),
@@ -122,55 +143,48 @@ def _collect(
     conn: Any, registry: Registry, since: datetime | None, last: int | None, tier: str | None
 ) -> dict[str, _Acc]:
     s, st, fl, ca = schema.sessions, schema.seats, schema.flags, schema.calls
-    conds = []
+    conds: list[Any] = []
     if since is not None:
         conds.append(s.c.created_at >= since)
     if tier is not None:
         conds.append(s.c.tier == tier)
-    picked = None
     if last is not None:
-        picked = (
-            select(s.c.session_id).where(*conds).order_by(s.c.created_at.desc()).limit(last)
-        ).subquery()
-        conds = [s.c.session_id.in_(select(picked.c.session_id))]
+        newest = select(s.c.session_id).where(*conds).order_by(s.c.created_at.desc()).limit(last)
+        conds = [s.c.session_id.in_(newest.scalar_subquery())]
     accs: dict[str, _Acc] = {}
 
     def acc(name: str) -> _Acc:
         return accs.setdefault(name, _Acc())
 
-    flagged_any = or_(s.c.pareto_exact, s.c.pareto_family, s.c.pareto_drift)
-    rows = conn.execute(
+    def count_if(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    # 1. Sessions: per-session metrics were computed at write time.
+    for row in conn.execute(
         select(
             s.c.tier,
             func.count(),
-            func.sum(case((s.c.pareto_seats > 0, 1), else_=0)),
+            count_if(s.c.pareto_seats > 0),
             func.sum(s.c.distinct_models),
             func.sum(s.c.provider_entropy),
-            func.sum(case((s.c.pareto_exact, 1), else_=0)),
-            func.sum(case((s.c.pareto_family, 1), else_=0)),
-            func.sum(case((s.c.pareto_drift, 1), else_=0)),
-            func.sum(case((flagged_any, 1), else_=0)),
+            count_if(or_(s.c.pareto_exact, s.c.pareto_family, s.c.pareto_drift)),
+            count_if(s.c.pareto_exact),
+            count_if(s.c.pareto_family),
+            count_if(s.c.pareto_drift),
             func.min(s.c.created_at),
             func.max(s.c.created_at),
         )
         .where(*conds)
         .group_by(s.c.tier)
-    ).all()
-    for t, n, pn, dist, ent, exact, family, drift, any_, first, latest in rows:
-        a = acc(t)
-        a.sessions, a.pareto_sessions = int(n), int(pn or 0)
-        a.sum_distinct, a.sum_entropy = float(dist or 0), float(ent or 0)
-        a.flagged.update(
-            {
-                "exact": int(exact or 0),
-                "family": int(family or 0),
-                "drift": int(drift or 0),
-                "any": int(any_ or 0),
-            }
-        )
-        a.first, a.last = _utc(first), _utc(latest)
+    ):
+        a = acc(row[0])
+        a.sessions, a.pareto_sessions = int(row[1]), int(row[2] or 0)
+        a.sum_distinct, a.sum_entropy = float(row[3] or 0), float(row[4] or 0)
+        a.flagged.update({k: int(v or 0) for k, v in zip(FLAG_KINDS, row[5:9], strict=True)})
+        a.first, a.last = _utc(row[9]), _utc(row[10])
 
-    joined = st.join(s, st.c.session_id == s.c.session_id)
+    # 2. Seats: counts and Borda sums of Pareto vs named seats.
+    by_session = st.join(s, st.c.session_id == s.c.session_id)
     for t, is_pareto, n, voted, total, total_sq, firsts in conn.execute(
         select(
             s.c.tier,
@@ -179,196 +193,187 @@ def _collect(
             func.count(st.c.borda),
             func.sum(st.c.borda),
             func.sum(st.c.borda * st.c.borda),
-            func.sum(case((and_(st.c.is_first, st.c.borda.is_not(None)), 1), else_=0)),
+            count_if(and_(st.c.is_first, st.c.borda.is_not(None))),
         )
-        .select_from(joined)
+        .select_from(by_session)
         .where(*conds)
         .group_by(s.c.tier, st.c.is_pareto)
-    ).all():
+    ):
         a = acc(t)
         a.seats += int(n)
-        if is_pareto:
-            a.pareto_seats += int(n)
-        g = a.groups[bool(is_pareto)]
-        g.n, g.total, g.total_sq, g.firsts = (
-            int(voted),
-            float(total or 0),
-            float(total_sq or 0),
-            int(firsts or 0),
-        )
+        a.pareto_seats += int(n) if is_pareto else 0
+        g = a.group(is_pareto)
+        g.n, g.total, g.total_sq, g.firsts = int(voted), float(total or 0), float(total_sq or 0), int(firsts or 0)  # fmt: skip
 
+    # 3. What the Pareto seats resolved to, per day.
     for t, day, model, n in conn.execute(
-        _pareto_models(
-            select(s.c.tier, s.c.day, st.c.resolved_model, func.count()), joined, conds
-        ).group_by(s.c.tier, s.c.day, st.c.resolved_model)
-    ).all():
+        select(s.c.tier, s.c.day, st.c.resolved_model, func.count())
+        .select_from(by_session)
+        .where(*conds, st.c.is_pareto, st.c.resolved_model.is_not(None))
+        .group_by(s.c.tier, s.c.day, st.c.resolved_model)
+    ):
         a = acc(t)
         a.models[model] += int(n)
         a.days.setdefault(day, Counter())[model] += int(n)
 
+    # 4. Which named seats the Pareto seats duplicated (once per session and named model).
     other = st.alias("other")
-    dup_join = fl.join(
-        st, and_(st.c.session_id == fl.c.session_id, st.c.seat_id == fl.c.seat_id)
-    ).join(other, and_(other.c.session_id == fl.c.session_id, other.c.seat_id == fl.c.with_seat))
-    dup_join = dup_join.join(s, s.c.session_id == fl.c.session_id)
+    dup_join = (
+        fl.join(st, and_(st.c.session_id == fl.c.session_id, st.c.seat_id == fl.c.seat_id))
+        .join(other, and_(other.c.session_id == fl.c.session_id, other.c.seat_id == fl.c.with_seat))
+        .join(s, s.c.session_id == fl.c.session_id)
+    )
     for t, model, n in conn.execute(
         select(s.c.tier, other.c.requested_model, func.count(func.distinct(fl.c.session_id)))
         .select_from(dup_join)
         .where(*conds, st.c.is_pareto, ~other.c.is_pareto, fl.c.kind.in_(("exact", "family")))
         .group_by(s.c.tier, other.c.requested_model)
-    ).all():
+    ):
         acc(t).dup_models[model] += int(n)
 
+    # 5. Calls: cost of Pareto vs named seat calls, and Pareto calls above each band's ceiling
+    # (grouped by score, so the band comes from pareto.band_for_score, not a copy in SQL).
+    seat_calls = ca.c.stage != "chairman"
     calls_from: Any = ca
-    call_conds: list[Any] = []
-    if picked is not None or since is not None or tier is not None:
+    if conds:  # the window lives on sessions; unfiltered reports skip the join
         calls_from = ca.join(s, s.c.session_id == ca.c.session_id)
-        call_conds = conds
-    ceiling = _band_ceiling(registry)
-    for t, is_pareto, n, costed, total, above in conn.execute(
+    over = [
+        count_if(and_(ca.c.is_pareto, ca.c.cost_usd > _ceiling(registry, band))) for band in BANDS
+    ]
+    for t, is_pareto, score, n, costed, total, *above in conn.execute(
         select(
             ca.c.tier,
             ca.c.is_pareto,
+            ca.c.min_coding_score,
             func.count(),
             func.count(ca.c.cost_usd),
             func.sum(ca.c.cost_usd),
-            func.sum(
-                case(
-                    (and_(ca.c.is_pareto, ca.c.cost_usd > ceiling * _ABOVE_BAND_TOLERANCE), 1),
-                    else_=0,
-                )
-            ),
+            *over,
         )
         .select_from(calls_from)
-        .where(*call_conds)
-        .group_by(ca.c.tier, ca.c.is_pareto)
-    ).all():
+        .where(*conds, seat_calls)
+        .group_by(ca.c.tier, ca.c.is_pareto, ca.c.min_coding_score)
+    ):
         a = acc(t)
-        g = a.groups[bool(is_pareto)]
-        g.calls, g.costed, g.cost = int(n), int(costed), float(total or 0)
-        a.above_band += int(above or 0)
+        g = a.group(is_pareto)
+        g.calls += int(n)
+        g.costed += int(costed)
+        g.cost += float(total or 0)
+        if is_pareto:
+            a.above_band += int(above[BANDS.index(band_for_score(registry, score))] or 0)
     return accs
 
 
-def _pareto_models(query: Select[Any], joined: Any, conds: list[Any]) -> Select[Any]:
-    st = schema.seats
-    return query.select_from(joined).where(*conds, st.c.is_pareto, st.c.resolved_model.is_not(None))
-
-
-def _band_ceiling(registry: Registry) -> Any:
-    """SQL for the most a Pareto call could cost inside its band (priciest member's rates)."""
+def _ceiling(registry: Registry, band: Band) -> Any:
+    """SQL: the most a call's tokens can cost at the priciest rates of ``band``, plus tolerance."""
     ca = schema.calls
-    rates = {}
-    for band in BANDS:
-        members = registry.band_members(band)
-        rates[band] = (
-            max((m.prompt_per_mtok for m in members), default=0.0),
-            max((m.completion_per_mtok for m in members), default=0.0),
-        )
-    th = registry.pareto.thresholds
-    score = ca.c.min_coding_score
-
-    def price(band: str) -> Any:
-        p, c = rates[band]
-        return (ca.c.prompt_tokens * p + ca.c.completion_tokens * c) / 1_000_000.0
-
-    return case(
-        (or_(score.is_(None), score >= th.high), price("high")),
-        (score >= th.medium, price("medium")),
-        else_=price("low"),
-    )
+    members = registry.band_members(band)
+    prompt = max((m.prompt_per_mtok for m in members), default=0.0)
+    completion = max((m.completion_per_mtok for m in members), default=0.0)
+    scale = ABOVE_BAND_TOLERANCE / 1_000_000
+    return ca.c.prompt_tokens * (prompt * scale) + ca.c.completion_tokens * (completion * scale)
 
 
 def _finish(a: _Acc) -> TierReport:
-    models_total = sum(a.models.values())
-    pareto, named = a.groups[True], a.groups[False]
+    resolved = sum(a.models.values())
     return TierReport(
         sessions=a.sessions,
+        pareto_sessions=a.pareto_sessions,
+        flagged_sessions=dict(a.flagged),
         seats=a.seats,
         pareto_seats=a.pareto_seats,
-        pareto_calls=pareto.calls,
+        pareto_calls=a.pareto.calls,
         resolved_models=[
-            ModelCount(model=m, count=n, share=share(n, models_total))
-            for m, n in sorted(a.models.items(), key=lambda kv: (-kv[1], kv[0]))
+            ModelCount(model=m, count=n, share=share(n, resolved)) for m, n in _by_count(a.models)
         ],
         duplicate_rate=DuplicateRate(
-            **{
-                k: share(a.flagged[k], a.pareto_sessions)
-                for k in ("any", "exact", "family", "drift")
-            }
+            **{k: share(a.flagged[k], a.pareto_sessions) for k in FLAG_KINDS}
         ),
         duplicated_seats=[
             DuplicatedSeat(model=m, sessions=n, share=share(n, a.pareto_sessions))
-            for m, n in sorted(a.dup_models.items(), key=lambda kv: (-kv[1], kv[0]))
+            for m, n in _by_count(a.dup_models)
         ],
         diversity=Diversity(
             distinct_models_per_session=share(a.sum_distinct, a.sessions),
             provider_entropy=share(a.sum_entropy, a.sessions),
         ),
-        peer_review=PeerReview(pareto=_peer(pareto), named=_peer(named)),
-        cost=Cost(pareto=_cost(pareto), named=_cost(named), above_band_calls=a.above_band),
+        peer_review=PeerReview(pareto=_peer(a.pareto), named=_peer(a.named)),
+        cost=Cost(pareto=_cost(a.pareto), named=_cost(a.named), above_band_calls=a.above_band),
         by_day=[
             DayModels(date=d, models=dict(sorted(c.items()))) for d, c in sorted(a.days.items())
         ],
     )
 
 
+def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def _peer(g: _Group) -> PeerGroup:
     ci = mean_ci95(g.n, g.total, g.total_sq)
+    first_ci = wilson_ci95(g.firsts, g.n)
     return PeerGroup(
-        mean_borda=round(g.total / g.n, 4) if g.n else None,
+        mean_borda=ratio(g.total, g.n),
         ci95=list(ci) if ci else None,
-        first_place_rate=share(g.firsts, g.n) if g.n else None,
+        first_place_rate=ratio(g.firsts, g.n),
         n=g.n,
+        firsts=g.firsts,
+        first_place_ci95=list(first_ci) if first_ci and g.n >= 2 else None,
     )
 
 
 def _cost(g: _Group) -> CostGroup:
-    return CostGroup(
-        mean_usd=round(g.cost / g.costed, 8) if g.costed else None, total_usd=round(g.cost, 8)
-    )
+    return CostGroup(mean_usd=ratio(g.cost, g.costed, 8), total_usd=round(g.cost, 8))
 
 
 def recommendations(tiers: dict[str, TierReport]) -> list[str]:
-    """Plain-language advice, only where a tier has enough sessions to support it."""
+    """Plain-language advice per tier, only where at least MIN_SESSIONS_FOR_ADVICE sessions
+    had a Pareto seat; each line names the tier, the evidence and what to do."""
     out: list[str] = []
     for name, t in tiers.items():
-        if t.pareto_seats == 0 or t.sessions < MIN_SESSIONS_FOR_ADVICE:
+        n = t.pareto_sessions
+        if n < MIN_SESSIONS_FOR_ADVICE:
             continue
-        if t.duplicated_seats and t.duplicated_seats[0].share >= 0.25:
+        if t.duplicated_seats and t.duplicated_seats[0].share >= DUPLICATE_ADVICE_SHARE:
             top = t.duplicated_seats[0]
             out.append(
-                f"{name}: the Pareto seat duplicated {top.model} in {top.share:.0%} of "
-                f"{t.sessions} sessions; drop that named seat or move the Pareto seat to another tier"
+                f"{name}: the Pareto seat duplicated {top.model} in {top.share:.0%} of {n} "
+                "sessions; drop that named seat or move the Pareto seat to another tier"
             )
-        if t.duplicate_rate.drift >= 0.2:
+        drift_ci = wilson_ci95(t.flagged_sessions.get("drift", 0), n)
+        if drift_ci and drift_ci[0] >= DRIFT_ADVICE_LOWER_BOUND:
             out.append(
-                f"{name}: the Pareto seat changed model between stages in "
-                f"{t.duplicate_rate.drift:.0%} of sessions; its reviews are not from the model "
-                "that answered"
+                f"{name}: the Pareto seat resolved to a different model for its review than for "
+                f"its answer in {t.duplicate_rate.drift:.0%} of {n} sessions; its reviews are "
+                "not from the model that answered, so pin a named model if that matters"
             )
-        p, n = t.peer_review.pareto, t.peer_review.named
-        if p.ci95 and n.ci95 and p.mean_borda is not None and n.mean_borda is not None:
-            if p.ci95[1] < n.ci95[0]:
+        p, q = t.peer_review.pareto, t.peer_review.named
+        if p.ci95 and q.ci95 and p.mean_borda is not None and q.mean_borda is not None:
+            versus = (
+                f"mean Borda {p.mean_borda:.2f} [{p.ci95[0]:.2f}, {p.ci95[1]:.2f}] vs "
+                f"{q.mean_borda:.2f} [{q.ci95[0]:.2f}, {q.ci95[1]:.2f}], n={p.n}/{q.n}"
+            )
+            if p.ci95[1] < q.ci95[0]:
                 out.append(
-                    f"{name}: peers rank the Pareto seat below the named seats (Borda "
-                    f"{p.mean_borda:.2f} vs {n.mean_borda:.2f}, n={p.n}); raise its "
-                    "min_coding_score or replace it"
+                    f"{name}: peers rank the Pareto seat below the named seats ({versus}); "
+                    "raise its min_coding_score or replace it with a named model"
                 )
-            elif p.ci95[0] > n.ci95[1]:
+            elif p.ci95[0] > q.ci95[1]:
                 out.append(
-                    f"{name}: peers rank the Pareto seat above the named seats (Borda "
-                    f"{p.mean_borda:.2f} vs {n.mean_borda:.2f}, n={p.n}); it earns its seat"
+                    f"{name}: peers rank the Pareto seat above the named seats ({versus}); "
+                    "it earns its seat"
                 )
         if t.cost.above_band_calls:
             out.append(
-                f"{name}: {t.cost.above_band_calls} Pareto calls were billed above the tier's "
-                "expected price band; run `llm-council registry sync` and check the shortlist"
+                f"{name}: {t.cost.above_band_calls} of {t.pareto_calls} Pareto calls were billed "
+                "above the tier's expected price band; run `llm-council registry sync` and "
+                "`llm-council check` to see whether prices or the shortlist moved"
             )
     return out
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | str | None) -> datetime | None:
+    """Aware UTC (SQLite hands back naive datetimes, or strings from aggregate functions)."""
     if value is None:
         return None
     if isinstance(value, str):

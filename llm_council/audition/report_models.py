@@ -1,10 +1,14 @@
-"""The typed report: its JSON form is the ``llm-council report --format json`` contract."""
+"""The typed report: its JSON form is the ``llm-council report --format json`` contract.
+
+Fields marked ``exclude=True`` are for the renderers and recommendations only; they never
+appear in the JSON, so the contract's keys stay exactly as DESIGN.md lists them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ModelCount(BaseModel):
@@ -33,9 +37,11 @@ class Diversity(BaseModel):
 
 class PeerGroup(BaseModel):
     mean_borda: float | None
-    ci95: list[float] | None
+    ci95: list[float] | None  # Student t interval of mean_borda; None when n < 2
     first_place_rate: float | None
-    n: int
+    n: int  # seats with a Borda score (the ones peers could rank)
+    firsts: int = Field(default=0, exclude=True)
+    first_place_ci95: list[float] | None = Field(default=None, exclude=True)  # Wilson
 
 
 class PeerReview(BaseModel):
@@ -61,6 +67,9 @@ class DayModels(BaseModel):
 
 class TierReport(BaseModel):
     sessions: int
+    # Sessions that had a Pareto seat: the denominator of duplicate_rate and duplicated_seats.
+    pareto_sessions: int = Field(default=0, exclude=True)
+    flagged_sessions: dict[str, int] = Field(default_factory=dict, exclude=True)
     seats: int
     pareto_seats: int
     pareto_calls: int

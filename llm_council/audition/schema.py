@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -17,6 +18,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    insert,
+    inspect,
+    select,
 )
 
 metadata = MetaData()
@@ -133,9 +138,49 @@ def _v1_create(conn: Connection) -> None:
     metadata.create_all(conn, tables=[sessions, seats, flags, calls])
 
 
+Migration = tuple[int, str, Callable[[Connection], None]]
+
 # Forward-only: append a step, never edit a shipped one. Each runs in the transaction that
 # records its version, so a crash mid-migration leaves the database at the old version.
-MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
-    (1, "create sessions, seats, flags, calls", _v1_create),
-)
+MIGRATIONS: tuple[Migration, ...] = ((1, "create sessions, seats, flags, calls", _v1_create),)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class SchemaTooNewError(Exception):
+    """The database was written by a newer llm-council than this one."""
+
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(
+            f"schema version {found} is newer than this llm-council understands ({supported}); "
+            "upgrade llm-council"
+        )
+        self.found, self.supported = found, supported
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration; 0 for a database without a ``schema_version`` table."""
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+
+def upgrade(conn: Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply, in order, every step newer than the database; return the versions applied.
+
+    The caller owns the transaction (and any lock that keeps two processes from migrating
+    at once), so the steps and their ``schema_version`` rows commit or roll back together.
+    """
+    target = migrations[-1][0] if migrations else 0
+    schema_version.create(conn, checkfirst=True)
+    found = current_version(conn)
+    if found > target:
+        raise SchemaTooNewError(found, target)
+    applied = []
+    for version, _description, step in migrations:
+        if version > found:
+            step(conn)
+            conn.execute(
+                insert(schema_version).values(version=version, applied_at=datetime.now(UTC))
+            )
+            applied.append(version)
+    return applied

@@ -122,7 +122,7 @@ class OpenRouterGateway:
         transport: httpx.AsyncBaseTransport | None = None,
         base_url: str | None = None,
         tier_scores: Mapping[str, float | None] | None = None,
-        default_deadline_s: float = DEFAULT_DEADLINE_S,
+        default_deadline_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -130,7 +130,10 @@ class OpenRouterGateway:
         self._settings = settings
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         self._tier_scores = dict(PARETO_TIER_SCORES if tier_scores is None else tier_scores)
-        self._default_deadline_s = default_deadline_s
+        # A request's own deadline wins; else this argument, the config's call_timeout_s, 60 s.
+        self._default_deadline_s = (
+            default_deadline_s or settings.call_timeout_s or DEFAULT_DEADLINE_S
+        )
         self._sleep = sleep
         self._jitter = jitter
         headers = {"HTTP-Referer": settings.referer, "X-OpenRouter-Title": settings.title}
@@ -171,9 +174,15 @@ class OpenRouterGateway:
         await self.aclose()
 
     async def list_models(self) -> list[dict[str, Any]]:
-        """``GET /models``: OpenRouter's model list (``data`` array)."""
-        response = await self._request("GET", "models")
-        payload = self._json(response)
+        """``GET /models``: OpenRouter's model list (``data`` array), within the deadline."""
+        try:
+            async with asyncio.timeout(self._default_deadline_s):
+                response = await self._request("GET", "models")
+                payload = self._json(response)
+        except TimeoutError:
+            raise CallTimeoutError(
+                f"GET /models gave no complete answer within {self._default_deadline_s:g}s"
+            ) from None
         data = payload.get("data")
         if not isinstance(data, list):
             raise MalformedResponseError("GET /models returned no 'data' list")
@@ -279,11 +288,10 @@ class OpenRouterGateway:
         code, message, metadata = _error_fields(error)
         # The request was accepted (HTTP 200) and then failed while generating: the code is
         # the provider's, not an HTTP status of ours, so this is its own retryable class.
-        cls = ProviderError
-        raise cls(
+        raise ProviderError(
             f"provider error in a 200 response: {self._redact(message)}",
-            code=code,
-            metadata=metadata,
+            code=self._redact_deep(code),
+            metadata=self._redact_deep(metadata),
         )
 
     def _http_error(self, status: int, text: str, headers: httpx.Headers) -> GatewayError:
@@ -294,21 +302,32 @@ class OpenRouterGateway:
         if isinstance(parsed, dict) and "error" in parsed:
             code, message, metadata = _error_fields(parsed["error"])
         else:
-            code, message, metadata = status, text[:200] or "(empty body)", {}
+            # Redact before cutting, or a key straddling the cut would leak its first half.
+            code, message, metadata = status, self._redact(text)[:200] or "(empty body)", {}
         cls = _STATUS_ERRORS.get(status) or (UpstreamError if status >= 500 else GatewayError)
-        if cls is RefusedError and metadata.get("reasons"):
+        if cls is RefusedError and isinstance(metadata.get("reasons"), list):
             message = f"{message} (reasons: {', '.join(map(str, metadata['reasons']))})"
         return cls(
             self._redact(message),
             http_status=status,
-            code=code,
-            metadata=metadata,
+            code=self._redact_deep(code),
+            metadata=self._redact_deep(metadata),
             retry_after=_retry_after(headers) if status in {429, 503} else None,
         )
 
     def _redact(self, text: str) -> str:
         secret = self._key.get_secret_value()
         return text.replace(secret, "***") if secret else text
+
+    def _redact_deep(self, value: Any) -> Any:
+        """Redact the key from server-supplied data we keep (error metadata may echo it)."""
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {self._redact(str(k)): self._redact_deep(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact_deep(v) for v in value]
+        return value
 
     def _result(
         self,
@@ -330,27 +349,21 @@ class OpenRouterGateway:
         content = message.get("content") if isinstance(message, dict) else None
         if content is not None and not isinstance(content, str):
             raise MalformedResponseError("choices[0].message.content is not a string")
-        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        finish_reason = choices[0].get("finish_reason")
         ref = parse_pareto_model(request.model)
         plugin = next((p for p in body.get("plugins", ()) if p.get("id") == PARETO_PLUGIN_ID), None)
         result = CompletionResult(
             requested_model=request.model,
             resolved_model=resolved,
-            generation_id=payload.get("id") if isinstance(payload.get("id"), str) else None,
+            generation_id=_str_or_none(payload.get("id")),
             content=content or "",
-            finish_reason=choices[0].get("finish_reason"),
-            usage=Usage(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-                cost_usd=float(usage["cost"])
-                if isinstance(usage.get("cost"), int | float)
-                else None,
-            ),
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+            usage=_usage(payload.get("usage")),
             latency_ms=(time.perf_counter() - started) * 1000,
             attempts=attempts,
             min_coding_score=plugin["min_coding_score"] if plugin else None,
             variant=ref.variant if ref else None,
-            provider=payload.get("provider") if isinstance(payload.get("provider"), str) else None,
+            provider=_str_or_none(payload.get("provider")),
         )
         if ref is not None:
             _log.info(
@@ -395,12 +408,50 @@ async def _assemble_stream(
         for key in ("id", "model", "provider", "usage"):
             if chunk.get(key) is not None:
                 payload[key] = chunk[key]
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
+        choices = chunk.get("choices") or []
+        if not isinstance(choices, list):
+            raise MalformedResponseError("stream chunk 'choices' is not a list")
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise MalformedResponseError("stream chunk choice is not an object")
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
                 content.append(delta["content"])
-            finish_reason = choice.get("finish_reason") or finish_reason
+            if isinstance(choice.get("finish_reason"), str):
+                finish_reason = choice["finish_reason"]
     raise MalformedResponseError("stream ended before 'data: [DONE]' (truncated)")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _usage(raw: Any) -> Usage:
+    """``usage`` as OpenRouter reports it; an unusable field is a malformed response."""
+    if raw is None:
+        return Usage()
+    if not isinstance(raw, dict):
+        raise MalformedResponseError(f"'usage' is not an object: {type(raw).__name__}")
+    tokens = {k: _number(raw, k) for k in ("prompt_tokens", "completion_tokens")}
+    cost = _number(raw, "cost")
+    return Usage(
+        prompt_tokens=int(tokens["prompt_tokens"] or 0),
+        completion_tokens=int(tokens["completion_tokens"] or 0),
+        cost_usd=cost,
+    )
+
+
+def _number(usage: dict[str, Any], key: str) -> float | None:
+    value = usage.get(key)
+    if value is None:
+        return None
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= 0 or number == float("inf"):  # also catches NaN
+        raise MalformedResponseError(f"usage.{key} is not a non-negative number: {value!r}")
+    return number
 
 
 def _error_fields(error: Any) -> tuple[str | int | None, str, dict[str, Any]]:

@@ -1,369 +1,265 @@
-"""The sandbox: a plain ASGI app speaking OpenRouter's wire format with Pareto Router rules."""
+"""The sandbox: a plain ASGI app speaking OpenRouter's wire format with Pareto Router rules.
+
+``OpenRouterGateway`` talks to it through ``httpx.ASGITransport`` (in-process) or over a
+uvicorn socket (``llm_council.sandbox.server``) and cannot tell it from OpenRouter.
+Like OpenRouter, it refuses a model id it does not know (400 "<id> is not a valid model
+ID") instead of answering at a guessed price, so a typo in a pool fails offline too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import itertools
 import json
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_council.pareto import PARETO_MODEL_ID
-from llm_council.registry import Registry
-from llm_council.sandbox import synth
+from llm_council.pareto import PARETO_MODEL_ID, parse_pareto_model
+from llm_council.registry import BANDS, Registry
+from llm_council.sandbox import asgi, synth, wire
+from llm_council.sandbox.asgi import Receive, Scope, Send
 from llm_council.sandbox.faults import Fault, FaultBook
-from llm_council.sandbox.router import RouteError, SandboxRouter
+from llm_council.sandbox.router import Plan, RouteError, SandboxRouter
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-_HANG_S = 3600.0
-_TRANSIENT = {429, 500, 502, 503, 504}
+COMPLETIONS_PATH = "/api/v1/chat/completions"
+MODELS_PATH = "/api/v1/models"
+_ROUTES = {COMPLETIONS_PATH: "POST", MODELS_PATH: "GET"}
 
 
 @dataclass(frozen=True)
 class SandboxOptions:
-    """``seed`` varies the synthetic text. ``latency_ms`` is the simulated latency of a model
-    of median throughput; with ``scale_latency`` faster models answer sooner and slower ones
-    later (by their registry throughput), otherwise every model takes exactly ``latency_ms``.
-    ``per_model_latency_ms`` pins single models."""
+    """How the sandbox behaves.
+
+    ``seed`` varies the synthetic text. ``latency_ms`` is the simulated latency; with
+    ``scale_latency`` (the default) it is that of a median-throughput model and faster or
+    slower models (registry ``throughput_tps``) answer proportionally sooner or later, else
+    every model takes exactly ``latency_ms``. ``per_model_latency_ms`` pins single models;
+    0 means no sleep at all. With ``api_key`` set, requests without ``Authorization: Bearer
+    <api_key>`` get 401 like OpenRouter's.
+    """
 
     seed: int = 0
     latency_ms: float = 2.0
-    scale_latency: bool = True
     per_model_latency_ms: dict[str, float] = field(default_factory=dict)
-    api_key: str | None = None  # when set, other keys get 401 like OpenRouter
+    api_key: str | None = field(default=None, repr=False)
+    scale_latency: bool = field(default=True, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0 or any(v < 0 for v in self.per_model_latency_ms.values()):
+            raise ValueError("sandbox latencies must be >= 0 ms")
 
 
 class SandboxApp:
-    """An OpenRouter-compatible ASGI app. ``requests`` logs every completion body received."""
+    """An OpenRouter-compatible ASGI3 app. ``requests`` logs every completion body received."""
 
     def __init__(self, registry: Registry, options: SandboxOptions | None = None) -> None:
         self.registry = registry
         self.options = options or SandboxOptions()
         self.requests: list[dict[str, Any]] = []
-        self.faults = FaultBook()
-        self.router = SandboxRouter(registry, self.faults)
-        self._ids = itertools.count(1)
+        self._faults = FaultBook()
+        self._router = SandboxRouter(registry, self._faults)
+        self._serial = itertools.count(1)
         speeds = sorted(m.throughput_tps for m in registry.models if m.throughput_tps)
-        self._median_tps = speeds[len(speeds) // 2] if speeds else 1.0
+        self._median_tps = speeds[len(speeds) // 2] if speeds else None
+
+    def __repr__(self) -> str:
+        return f"SandboxApp(models={len(self.registry.models)}, seed={self.options.seed})"
 
     def set_fault(self, model_id: str, fault: Fault) -> None:
-        self.faults.set(model_id, fault)
+        """Make ``model_id`` (a concrete model, or the Pareto router itself) fail this way."""
+        if parse_pareto_model(model_id) is not None:
+            self._faults.set(model_id.strip(), fault)
+            return
+        entry = self.registry.get(model_id)
+        if entry is None:
+            raise ValueError(f"cannot set a fault on {model_id!r}: not in the registry")
+        self._faults.set(entry.id, fault)
 
     def set_band_outage(self, band: str) -> None:
-        self.faults.band_outages.add(band)
+        """Make every member of the Pareto ``band`` unavailable (named requests too)."""
+        if band not in BANDS:
+            raise ValueError(f"unknown band {band!r}; one of {', '.join(BANDS)}")
+        self._faults.set_band_outage(band)
 
     def clear_faults(self) -> None:
-        self.faults.clear()
+        """Heal every model and band (the request log and sticky sessions stay)."""
+        self._faults.clear()
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await asgi.run_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        path, method = scope["path"].rstrip("/"), scope["method"]
-        routes = {"/api/v1/chat/completions": "POST", "/api/v1/models": "GET"}
-        if path not in routes:
-            await _error(send, 404, f"no route for {path}")
-        elif method != routes[path]:
-            await _error(send, 405, f"{method} not allowed on {path}")
-        elif path == "/api/v1/models":
-            await _json(send, 200, {"data": self._models()})
-        else:
+        path, method = scope["path"].rstrip("/") or "/", scope["method"]
+        allowed = _ROUTES.get(path)
+        if allowed is None:
+            await asgi.send_error(
+                send, 404, f"no route for {path}; try {COMPLETIONS_PATH} or {MODELS_PATH}"
+            )
+        elif method != allowed:
+            await asgi.send_error(
+                send, 405, f"{method} is not allowed on {path}", headers={"allow": allowed}
+            )
+        elif path == COMPLETIONS_PATH:
             await self._completions(scope, receive, send)
+        elif not self._authorised(scope):
+            await asgi.send_unauthorised(scope, send)
+        else:
+            await asgi.send_json(send, 200, {"data": wire.model_rows(self.registry)})
 
-    def _models(self) -> list[dict[str, Any]]:
-        created = int(time.mktime(time.strptime(self.registry.data.snapshot_date, "%Y-%m-%d")))
-        rows = [
-            {
-                "id": m.id,
-                "name": m.name,
-                "created": created,
-                "description": f"{m.name} (sandbox registry snapshot)",
-                "context_length": m.context_length,
-                "pricing": {
-                    "prompt": _per_token(m.prompt_per_mtok),
-                    "completion": _per_token(m.completion_per_mtok),
-                },
-                "architecture": {"modality": "text->text", "input_modalities": ["text"]},
-            }
-            for m in self.registry.models
-        ]
-        rows += [
-            {
-                "id": meta.id,
-                "name": meta.name,
-                "created": created,
-                "description": "Routes to a coding model on the quality/cost frontier.",
-                "context_length": meta.context_length,
-                "pricing": {"prompt": "0", "completion": "0"},
-                "architecture": {"modality": "text->text", "input_modalities": ["text"]},
-            }
-            for meta in self.registry.meta_models
-        ]
-        return rows
+    def _authorised(self, scope: Scope) -> bool:
+        if not self.options.api_key:
+            return True
+        given = asgi.bearer(scope)
+        # Constant-time comparison: the sandbox is a stand-in, but it should not teach bad habits.
+        return given is not None and hmac.compare_digest(
+            given.encode(), self.options.api_key.encode()
+        )
 
-    async def _completions(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        raw = await _read_body(receive)
+    async def _completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = await asgi.read_body(receive)
         try:
-            body = json.loads(raw)
+            body: Any = json.loads(raw)
         except ValueError:
-            await _error(send, 400, "request body is not valid JSON")
+            body = None
+        if isinstance(body, dict):
+            self.requests.append(body)
+        if not self._authorised(scope):
+            await asgi.send_unauthorised(scope, send)
             return
         if not isinstance(body, dict):
-            await _error(send, 400, "request body must be a JSON object")
+            await asgi.send_error(send, 400, "request body must be a JSON object (invalid JSON)")
             return
-        self.requests.append(body)
-        if self.options.api_key and _bearer(scope) != self.options.api_key:
-            await _error(send, 401, "No auth credentials found or the key is invalid")
-            return
-        problem = _validate(body)
-        if problem:
-            await _error(send, 400, problem)
+        if (problem := wire.problem(body)) is not None:
+            await asgi.send_error(send, 400, problem)
             return
         try:
-            candidates = self.router.candidates(body)
+            plan = self._router.plan(body)
         except RouteError as exc:
-            await _error(send, exc.status, exc.message)
+            await asgi.send_error(send, exc.status, exc.message)
             return
         stream = body.get("stream") is True
-        pareto = self.router.is_pareto(body["model"])
-        # A fault set on the router itself hits every Pareto request before routing.
-        router_fault = self.faults.take(PARETO_MODEL_ID) if pareto else None
+        router_fault = self._router_fault(body["model"]) if plan.pareto else None
         if router_fault is not None:
-            await self._emit_fault(router_fault, body, body["model"], stream, receive, send)
+            await self._fail(
+                router_fault, body, plan.candidates[0], "OpenRouter", stream, receive, send
+            )
             return
-        for index, model in enumerate(candidates):
-            fault = self.faults.take(model)
+        await self._serve(body, plan, stream, receive, send)
+
+    def _router_fault(self, requested: str) -> Fault | None:
+        """A fault set on the Pareto router itself (its variant first) hits before routing."""
+        ref = parse_pareto_model(requested)
+        ids = [f"{PARETO_MODEL_ID}:{ref.variant}"] if ref and ref.variant else []
+        for model_id in (*ids, PARETO_MODEL_ID):
+            if (fault := self._faults.take(model_id)) is not None:
+                return fault
+        return None
+
+    async def _serve(
+        self, body: dict[str, Any], plan: Plan, stream: bool, receive: Receive, send: Send
+    ) -> None:
+        """Try the candidates in order; a transient failure moves on, the last one is returned."""
+        for index, model in enumerate(plan.candidates):
+            fault = self._faults.take(model)
             if fault is None:
+                self._router.remember(body, plan, model)
                 await self._answer(body, model, stream, send)
                 return
-            transient = fault.kind == "error_body" or (
-                fault.kind == "status" and fault.status in _TRANSIENT
+            if fault.transient and index + 1 < len(plan.candidates):
+                continue
+            await self._fail(
+                fault, body, model, self.registry.provider_of(model), stream, receive, send
             )
-            if pareto and transient and index + 1 < len(candidates):
-                continue  # the router tries the next same-band fallback
-            if fault.kind == "unavailable":
-                await _error(send, 503, f"No endpoints available for {model}")
-                return
-            await self._emit_fault(fault, body, model, stream, receive, send)
             return
 
     async def _answer(self, body: dict[str, Any], model: str, stream: bool, send: Send) -> None:
-        latency = self._latency_ms(model)
-        if latency > 0:
-            await asyncio.sleep(latency / 1000)
-        self.router.remember(body, model)
         payload = self._completion(body, model)
+        delay_s = self._latency_ms(model) / 1000
         if stream:
-            await _stream(send, payload)
-        else:
-            await _json(send, 200, payload)
+            await asgi.send_stream(send, wire.sse_events(payload), delay_s)
+            return
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        await asgi.send_json(send, 200, payload)
 
     def _latency_ms(self, model: str) -> float:
         pinned = self.options.per_model_latency_ms.get(model)
         if pinned is not None:
             return pinned
         entry = self.registry.get(model)
-        if not self.options.scale_latency or entry is None or not entry.throughput_tps:
+        speed = entry.throughput_tps if entry else None
+        if not self.options.scale_latency or not speed or not self._median_tps:
             return self.options.latency_ms
-        return self.options.latency_ms * self._median_tps / entry.throughput_tps
+        return self.options.latency_ms * self._median_tps / speed
 
     def _completion(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         entry = self.registry.get(model)
-        assert entry is not None  # the router only returns registry models
-        messages = body["messages"]
-        prompt = "\n".join(m["content"] for m in messages)
-        last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        assert entry is not None  # the router only plans registry models
+        messages = [
+            {"role": m["role"], "content": wire.message_text(m["content"]) or ""}
+            for m in body["messages"]
+        ]
         score = entry.coding_score if entry.coding_score is not None else 0.5
-        seed = self.options.seed
-        kind = synth.classify(messages)
-        if kind == "chairman":
-            content = synth.chairman(model, last_user)
-        elif kind == "review":
-            content = synth.review(model, score, prompt, last_user, seed)
-        else:
-            content = synth.answer(model, score, last_user, seed)
-        prompt_tokens, completion_tokens = synth.tokens(prompt), synth.tokens(content)
-        serial = next(self._ids)
-        gen = hashlib.sha256(f"{seed}:{serial}:{model}".encode()).hexdigest()[:24]
-        return {
-            "id": f"gen-{gen}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "provider": entry.provider,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-                "cost": round(entry.cost_usd(prompt_tokens, completion_tokens), 10),
-            },
-        }
+        content = synth.compose(model, score, messages, self.options.seed)
+        finish_reason = "stop"
+        max_tokens = body.get("max_tokens")
+        if max_tokens is not None and synth.tokens(content) > max_tokens:
+            content, finish_reason = content[: max_tokens * 4], "length"
+        prompt_text = "".join(m["content"] for m in messages)
+        prompt_tokens, completion_tokens = synth.tokens(prompt_text), synth.tokens(content)
+        key = f"{self.options.seed}\x1f{next(self._serial)}\x1f{model}\x1f{prompt_text}"
+        return wire.completion(
+            gen_id="gen-" + hashlib.sha256(key.encode()).hexdigest()[:24],
+            model=entry.id,
+            provider=entry.provider,
+            content=content,
+            finish_reason=finish_reason,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=round(entry.cost_usd(prompt_tokens, completion_tokens), 12),
+        )
 
-    async def _emit_fault(
+    async def _fail(
         self,
         fault: Fault,
         body: dict[str, Any],
         model: str,
+        provider: str,
         stream: bool,
         receive: Receive,
         send: Send,
     ) -> None:
-        error = {
-            "code": fault.status,
-            "message": fault.message,
-            "metadata": {"provider_name": model},
-        }
+        """Answer the way ``fault`` says ``model`` (served via ``provider``) fails."""
+        error = fault.error(provider)
         if fault.kind == "hang":
-            await _wait_for_disconnect(receive)
+            await asgi.wait_for_disconnect(receive)
+        elif fault.kind == "unavailable":
+            await asgi.send_error(send, 503, f"no available provider for {body['model']}")
         elif fault.kind == "status":
-            headers = {}
-            if fault.retry_after is not None:
-                headers["retry-after"] = f"{fault.retry_after:g}"
-            await _error(
+            headers = (
+                {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            )
+            await asgi.send_error(
                 send, fault.status, fault.message, metadata=error["metadata"], headers=headers
             )
+        elif fault.kind == "truncated" and stream:
+            text = "".join(wire.sse_events(self._completion(body, model)))
+            await asgi.send_stream(send, [text[: len(text) // 2]], 0)
         elif fault.kind == "truncated":
             full = json.dumps(self._completion(body, model)).encode()
-            await _raw(send, 200, full[: len(full) // 2], "application/json")
+            await asgi.send_bytes(send, 200, full[: len(full) // 2], "application/json")
         elif fault.kind == "stream_error" and stream:
-            partial = self._completion(body, model)
-            await _stream(send, partial, error=error)
-        else:  # error_body, or a stream_error on a non-streaming request
-            await _json(send, 200, {"error": error})
+            await asgi.send_stream(
+                send, wire.sse_events(self._completion(body, model), error=error), 0
+            )
+        else:  # error_body, or stream_error on a non-streaming request
+            await asgi.send_json(send, 200, {"error": error})
 
 
 def create_app(registry: Registry, options: SandboxOptions | None = None) -> SandboxApp:
-    """A fresh sandbox (its own request log, faults and sticky sessions)."""
+    """A fresh sandbox with its own request log, faults and sticky sessions."""
     return SandboxApp(registry, options)
-
-
-def _validate(body: dict[str, Any]) -> str | None:
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return "'model' is required"
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "'messages' must be a non-empty list"
-    for m in messages:
-        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or not m.get("role"):
-            return "each message needs a 'role' and a string 'content'"
-    return None
-
-
-def _per_token(per_mtok: float) -> str:
-    text = f"{per_mtok / 1_000_000:.12f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def _bearer(scope: dict[str, Any]) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name.lower() == b"authorization":
-            text = value.decode("latin-1")
-            return text[7:].strip() if text.lower().startswith("bearer ") else None
-    return None
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    """Hang until the client gives up (or an hour passes); never answer."""
-    try:
-        async with asyncio.timeout(_HANG_S):
-            while (await receive())["type"] != "http.disconnect":
-                pass
-    except TimeoutError:
-        pass
-
-
-async def _raw(
-    send: Send, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
-) -> None:
-    head = [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]
-    head += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": data})
-
-
-async def _json(
-    send: Send, status: int, payload: Any, headers: dict[str, str] | None = None
-) -> None:
-    await _raw(send, status, json.dumps(payload).encode(), "application/json", headers)
-
-
-async def _error(
-    send: Send,
-    status: int,
-    message: str,
-    *,
-    metadata: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> None:
-    error = {"code": status, "message": message, "metadata": metadata or {}}
-    await _json(send, status, {"error": error}, headers)
-
-
-async def _stream(send: Send, payload: dict[str, Any], error: dict[str, Any] | None = None) -> None:
-    """SSE: a processing comment, content deltas, a final chunk with usage, ``[DONE]``.
-
-    With ``error`` the stream breaks off after the first delta with an error chunk, as
-    OpenRouter does when a provider fails mid-generation.
-    """
-    head = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
-    await send({"type": "http.response.start", "status": 200, "headers": head})
-
-    async def event(data: str) -> None:
-        await send({"type": "http.response.body", "body": data.encode(), "more_body": True})
-
-    await event(": OPENROUTER PROCESSING\n\n")
-    content = payload["choices"][0]["message"]["content"]
-    base = {k: payload[k] for k in ("id", "model", "provider", "created")}
-    base["object"] = "chat.completion.chunk"
-    pieces = [content[i : i + 64] for i in range(0, len(content), 64)] or [""]
-    for number, piece in enumerate(pieces):
-        delta = {
-            "index": 0,
-            "delta": {"role": "assistant", "content": piece},
-            "finish_reason": None,
-        }
-        await event(f"data: {json.dumps({**base, 'choices': [delta]})}\n\n")
-        if error is not None and number == 0:
-            failed = {"index": 0, "delta": {"content": ""}, "finish_reason": "error"}
-            await event(f"data: {json.dumps({**base, 'error': error, 'choices': [failed]})}\n\n")
-            await send({"type": "http.response.body", "body": b""})
-            return
-    final = {"index": 0, "delta": {}, "finish_reason": "stop"}
-    await event(f"data: {json.dumps({**base, 'choices': [final], 'usage': payload['usage']})}\n\n")
-    await event("data: [DONE]\n\n")
-    await send({"type": "http.response.body", "body": b""})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -1,64 +1,116 @@
-"""Fault injection for the sandbox: per-model failures and whole-band outages."""
+"""Fault injection for the sandbox: per-model failures and whole-band outages.
+
+The state lives on one ``FaultBook`` per sandbox app, never in module globals, so two apps
+in one process (two tests, a test and the CLI) cannot see each other's faults.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 FaultKind = Literal["status", "error_body", "truncated", "stream_error", "hang", "unavailable"]
+FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
     """What a model does instead of answering.
 
-    ``status``: that HTTP status in OpenRouter's error shape (429 may carry Retry-After);
-    ``error_body``: HTTP 200 whose body is an ``error`` object; ``truncated``: HTTP 200 with
-    the JSON cut in half; ``stream_error``: a mid-stream error chunk (non-stream requests get
-    ``error_body``); ``hang``: no answer until the client gives up; ``unavailable``: the
-    Pareto router skips the model and named requests get 503. ``times`` limits how many
-    requests fail before the model heals (None: always).
+    ``status``: that HTTP status in OpenRouter's error shape (with ``Retry-After`` when
+    ``retry_after`` is set); ``error_body``: HTTP 200 whose body is an ``error`` object;
+    ``truncated``: HTTP 200 with the JSON cut in half; ``stream_error``: a normal stream
+    start, then an error chunk (non-stream requests get ``error_body``); ``hang``: no answer
+    until the client gives up; ``unavailable``: the Pareto router skips the model and named
+    requests for it get 503. ``times`` is how many requests fail before the model heals
+    (None: it never heals); for ``unavailable`` a request counts when it was turned away.
     """
 
     kind: FaultKind
     status: int = 503
     retry_after: float | None = None
-    message: str = "simulated failure"
+    message: str = "simulated upstream failure (sandbox fault)"
     times: int | None = None
 
+    def __post_init__(self) -> None:
+        # A typo in a test's fault kind would otherwise silently become some other failure.
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {sorted(FAULT_KINDS)}")
+        if not 400 <= self.status <= 599:
+            raise ValueError(
+                f"fault status must be an HTTP error status 400..599, not {self.status}"
+            )
+        if self.times is not None and self.times < 0:
+            raise ValueError(f"fault times must be >= 0 or None, not {self.times}")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError(f"fault retry_after must be >= 0, not {self.retry_after}")
 
-@dataclass
+    @property
+    def transient(self) -> bool:
+        """Whether the Pareto router moves on to the next candidate after this failure.
+
+        Rate limits, 5xx and provider errors inside a 200 are per-provider trouble a sibling
+        model does not share; 402 (the account) or a 4xx about the request would fail anywhere.
+        """
+        if self.kind == "error_body":
+            return True
+        return self.kind == "status" and (self.status >= 500 or self.status == 429)
+
+    def error(self, provider: str) -> dict[str, Any]:
+        """The ``error`` object OpenRouter would send for this failure."""
+        return {
+            "code": self.status,
+            "message": self.message,
+            "metadata": {"provider_name": provider},
+        }
+
+
 class FaultBook:
-    """Mutable fault state of one sandbox app (never module-global)."""
+    """The mutable fault state of one sandbox app."""
 
-    faults: dict[str, Fault] = field(default_factory=dict)
-    used: dict[str, int] = field(default_factory=dict)
-    band_outages: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self._faults: dict[str, Fault] = {}
+        self._used: dict[str, int] = {}
+        self._band_outages: set[str] = set()
 
     def set(self, model: str, fault: Fault) -> None:
-        self.faults[model] = fault
-        self.used[model] = 0
+        """Give ``model`` this fault (replacing any earlier one) with a fresh ``times`` count."""
+        self._faults[model] = fault
+        self._used[model] = 0
+
+    def set_band_outage(self, band: str) -> None:
+        self._band_outages.add(band)
 
     def clear(self) -> None:
-        self.faults.clear()
-        self.used.clear()
-        self.band_outages.clear()
+        self._faults.clear()
+        self._used.clear()
+        self._band_outages.clear()
 
-    def peek(self, model: str) -> Fault | None:
-        fault = self.faults.get(model)
-        if fault is None or (fault.times is not None and self.used.get(model, 0) >= fault.times):
+    def active(self, model: str) -> Fault | None:
+        """The fault ``model`` has right now, without counting a use."""
+        fault = self._faults.get(model)
+        if fault is None or (fault.times is not None and self._used[model] >= fault.times):
             return None
         return fault
 
     def take(self, model: str) -> Fault | None:
-        """The active fault for ``model``, counting this request against ``times``."""
-        fault = self.peek(model)
+        """The fault that hits this request to ``model``, counted against ``times``."""
+        fault = self.active(model)
         if fault is not None:
-            self.used[model] = self.used.get(model, 0) + 1
+            self._used[model] += 1
         return fault
 
-    def available(self, model: str, band_of: dict[str, str]) -> bool:
-        if band_of.get(model) in self.band_outages:
-            return False
-        fault = self.peek(model)
-        return fault is None or fault.kind != "unavailable"
+    def is_down(self, model: str, band: str | None) -> bool:
+        """True while the model's band is out or the model has an ``unavailable`` fault."""
+        if band is not None and band in self._band_outages:
+            return True
+        fault = self.active(model)
+        return fault is not None and fault.kind == "unavailable"
+
+    def turned_away(self, models: Iterable[str]) -> None:
+        """Count one request against each of these models' ``unavailable`` faults."""
+        for model in set(models):
+            fault = self.active(model)
+            if fault is not None and fault.kind == "unavailable":
+                self._used[model] += 1

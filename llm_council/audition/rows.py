@@ -1,0 +1,147 @@
+"""Flatten a SessionResult into the audition store's rows (sessions, seats, flags, calls)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from llm_council.council.result import SessionResult
+from llm_council.pareto import is_pareto_model
+from llm_council.registry import Registry
+
+Row = dict[str, Any]
+
+
+def session_rows(result: SessionResult, registry: Registry) -> dict[str, list[Row]]:
+    """All rows of one session, keyed by table name; per-session metrics precomputed."""
+    return {
+        "sessions": [_session_row(result, registry)],
+        "seats": _seat_rows(result, registry),
+        "flags": [
+            {
+                "session_id": result.session_id,
+                "seat_id": s.seat_id,
+                "kind": f.kind,
+                "with_seat": f.with_seat,
+                "model": f.model,
+                "stage2_model": f.stage2_model,
+            }
+            for s in result.seats
+            for f in s.flags
+        ],
+        "calls": _call_rows(result, registry),
+    }
+
+
+def _session_row(result: SessionResult, registry: Registry) -> Row:
+    answered = [s.resolved_model for s in result.seats if s.status == "ok" and s.resolved_model]
+    providers = Counter(registry.provider_of(m) for m in answered)
+    pareto_kinds = {f.kind for s in result.seats if s.is_pareto for f in s.flags}
+    created = as_utc(result.created_at)
+    return {
+        "session_id": result.session_id,
+        "created_at": created,
+        "day": created.strftime("%Y-%m-%d"),
+        "tier": result.tier,
+        "mode": result.mode,
+        "status": result.status,
+        "gateway": result.gateway,
+        "prompt": result.prompt,
+        "chairman_model": result.chairman.requested_model,
+        "chairman_resolved": result.chairman.resolved_model,
+        "chairman_status": result.chairman.status,
+        "chairman_error": result.chairman.error,
+        "synthesis_is_fallback": result.synthesis_is_fallback,
+        "duplicate_policy": result.duplicate_policy,
+        "config_hash": result.config_hash,
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "cost_usd": result.usage.cost_usd,
+        "distinct_models": len(set(answered)),
+        "provider_entropy": normalised_entropy(list(providers.values()), len(answered)),
+        "pareto_seats": sum(1 for s in result.seats if s.is_pareto),
+        "pareto_exact": "exact" in pareto_kinds,
+        "pareto_family": "family" in pareto_kinds,
+        "pareto_drift": "drift" in pareto_kinds,
+        "result_json": result.model_dump_json(),
+    }
+
+
+def _seat_rows(result: SessionResult, registry: Registry) -> list[Row]:
+    first = result.ranking[0].seat_id if result.ranking else None
+    return [
+        {
+            "session_id": result.session_id,
+            "seat_id": s.seat_id,
+            "requested_model": s.requested_model,
+            "is_pareto": s.is_pareto,
+            "variant": s.variant,
+            "min_coding_score": s.min_coding_score,
+            "resolved_model": s.resolved_model,
+            "provider": registry.provider_of(s.resolved_model) if s.resolved_model else None,
+            "family": registry.family_of(s.resolved_model) if s.resolved_model else None,
+            "status": s.status,
+            "error": s.error,
+            "latency_ms": s.latency_ms,
+            "cost_usd": s.cost_usd,
+            "label": s.label,
+            "borda": s.borda,
+            "votes": s.votes,
+            "is_first": s.seat_id == first,
+            "duplicate_kind": s.duplicate_kind,
+            "duplicate_of": ",".join(s.duplicate_of) or None,
+            "rerouted_from": s.rerouted_from,
+        }
+        for s in result.seats
+    ]
+
+
+def _call_rows(result: SessionResult, registry: Registry) -> list[Row]:
+    rows = []
+    for seq, c in enumerate(result.calls):
+        cost, estimated = c.cost_usd, c.cost_estimated
+        if cost is None and c.resolved_model:
+            # No billed cost came back: price the tokens from the registry and say so.
+            cost = registry.estimate_cost(c.resolved_model, c.prompt_tokens, c.completion_tokens)
+            estimated = cost is not None
+        rows.append(
+            {
+                "session_id": result.session_id,
+                "seq": seq,
+                "tier": result.tier,
+                "stage": c.stage,
+                "seat_id": c.seat_id,
+                "requested_model": c.requested_model,
+                "is_pareto": is_pareto_model(c.requested_model),
+                "resolved_model": c.resolved_model,
+                "min_coding_score": c.min_coding_score,
+                "variant": c.variant,
+                "generation_id": c.generation_id,
+                "status": c.status,
+                "error": c.error,
+                "started_at": as_utc(c.started_at),
+                "latency_ms": c.latency_ms,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "cost_usd": cost,
+                "cost_estimated": estimated,
+                "attempts": c.attempts,
+            }
+        )
+    return rows
+
+
+def normalised_entropy(counts: list[int], n: int) -> float:
+    """Shannon entropy of ``counts`` over its maximum for ``n`` items, log(n); 0 when n < 2."""
+    if n < 2:
+        return 0.0
+    total = sum(counts)
+    h = -sum((c / total) * math.log(c / total) for c in counts if c)
+    return round(h / math.log(n), 6)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A tz-aware UTC datetime; naive values (SQLite hands them back) are taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,200 @@
+"""Realistic SessionResults for the audition tests, built directly (no gateway, no sandbox).
+
+A balanced-tier council: named seats plus a Pareto seat, each answering and reviewing, and a
+chairman call; flags come from the real duplicate detector so they match what a run records.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from llm_council.audition.duplicates import apply_flags, drift_flag, stage1_flags
+from llm_council.council.result import (
+    CallRecord,
+    ChairmanResult,
+    RankingEntry,
+    ReviewResult,
+    SeatResult,
+    SessionResult,
+    UsageTotals,
+)
+from llm_council.registry import Registry, load_registry
+
+PARETO = "openrouter/pareto-code"
+MINI = "openai/gpt-5.4-mini"
+SONNET = "anthropic/claude-sonnet-4.6"
+GROK = "x-ai/grok-4.3"
+KIMI = "moonshotai/kimi-k2.6"
+OPUS = "anthropic/claude-opus-4.7"
+NAMED = (MINI, SONNET, GROK)
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    """The shipped registry, loaded once per process."""
+    global _registry
+    if _registry is None:
+        _registry = load_registry()
+    return _registry
+
+
+def make_session(
+    index: int = 0,
+    *,
+    seats: int = 4,
+    pareto_model: str = MINI,
+    drift_to: str | None = None,
+    failed_seat: str | None = None,
+    tier: str = "balanced",
+    session_id: str | None = None,
+    created_at: datetime | None = None,
+    omit_cost_on: int | None = None,
+) -> SessionResult:
+    """One session of ``seats`` seats (the last one Pareto) with 2 calls per seat + chairman.
+
+    ``pareto_model`` is what the Pareto seat resolves to (the default duplicates s1 exactly);
+    ``drift_to`` makes its review call resolve elsewhere; ``failed_seat`` times out that seat;
+    ``omit_cost_on`` drops the billed cost of that call (by position) so the store estimates it.
+    """
+    rng = random.Random(index)
+    reg = registry()
+    created = created_at or START + timedelta(minutes=index)
+    requested = [*NAMED[: seats - 1], PARETO]
+    resolved = [*NAMED[: seats - 1], pareto_model]
+    results: list[SeatResult] = []
+    calls: list[CallRecord] = []
+    clock = created
+    for n, (req, res) in enumerate(zip(requested, resolved, strict=True), start=1):
+        sid = f"s{n}"
+        failed = sid == failed_seat
+        score = 0.5 if req == PARETO else None
+        latency = round(rng.uniform(300, 3000), 3)
+        call = _call("answer", sid, req, None if failed else res, score, clock, latency, rng)
+        calls.append(call)
+        results.append(
+            SeatResult(
+                seat_id=sid,
+                requested_model=req,
+                min_coding_score=score,
+                resolved_model=call.resolved_model,
+                status=call.status,
+                error=call.error,
+                latency_ms=latency,
+                answer=None if failed else f"answer {index}/{sid}",
+                generation_id=call.generation_id,
+                attempts=call.attempts,
+            )
+        )
+    apply_flags(results, stage1_flags(results, reg))
+    answered = [s for s in results if s.status == "ok"]
+    labels = rng.sample(range(len(answered)), len(answered))
+    for seat, label in zip(answered, labels, strict=True):
+        seat.label = f"Response {chr(ord('A') + label)}"
+    reviews = []
+    for seat in answered:
+        stage2 = drift_to if (seat.is_pareto and drift_to) else seat.resolved_model
+        clock += timedelta(seconds=1)
+        calls.append(
+            _call(
+                "review",
+                seat.seat_id,
+                seat.requested_model,
+                stage2,
+                seat.min_coding_score,
+                clock,
+                900.0,
+                rng,
+            )
+        )
+        if flag := drift_flag(seat, stage2):
+            apply_flags([seat], {seat.seat_id: [flag]})
+        others = [o.seat_id for o in answered if o.seat_id != seat.seat_id]
+        rng.shuffle(others)
+        reviews.append(
+            ReviewResult(
+                reviewer_seat=seat.seat_id,
+                resolved_model=stage2,
+                ranking=others,
+                abstained=False,
+                parse="json",
+            )
+        )
+    ranking = []
+    for seat in answered:
+        seat.votes = len(answered) - 1
+        seat.borda = round(rng.random(), 6)
+        ranking.append(RankingEntry(seat_id=seat.seat_id, borda=seat.borda, votes=seat.votes))
+    ranking.sort(key=lambda e: -e.borda)
+    clock += timedelta(seconds=2)
+    calls.append(_call("chairman", "chairman", OPUS, OPUS, None, clock, 4000.0, rng))
+    if omit_cost_on is not None:
+        calls[omit_cost_on] = calls[omit_cost_on].model_copy(update={"cost_usd": None})
+    for seat in results:
+        costs = [c.cost_usd for c in calls if c.seat_id == seat.seat_id and c.cost_usd is not None]
+        seat.cost_usd = round(sum(costs), 8) if costs else None
+    return SessionResult(
+        session_id=session_id or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        created_at=created,
+        tier=tier,
+        mode="coding",
+        status="partial" if failed_seat else "ok",
+        gateway="sandbox",
+        prompt=f"Write a Python function that merges two sorted lists. (#{index})",
+        seats=results,
+        ranking=ranking,
+        reviews=reviews,
+        chairman=ChairmanResult(requested_model=OPUS, resolved_model=OPUS, status="ok"),
+        synthesis=f"Use heapq.merge. (session {index})",
+        usage=UsageTotals(
+            prompt_tokens=sum(c.prompt_tokens for c in calls),
+            completion_tokens=sum(c.completion_tokens for c in calls),
+            cost_usd=round(sum(c.cost_usd or 0.0 for c in calls), 8),
+        ),
+        config_hash="cafe" * 4,
+        calls=calls,
+    )
+
+
+def _call(
+    stage: str,
+    seat_id: str,
+    requested: str,
+    resolved: str | None,
+    score: float | None,
+    started: datetime,
+    latency: float,
+    rng: random.Random,
+) -> CallRecord:
+    if resolved is None:
+        return CallRecord(
+            stage=stage,  # type: ignore[arg-type]
+            seat_id=seat_id,
+            requested_model=requested,
+            resolved_model=None,
+            min_coding_score=score,
+            status="timeout",
+            error="no answer within 60 s",
+            started_at=started,
+            latency_ms=latency,
+            attempts=2,
+        )
+    prompt_tokens, completion_tokens = rng.randint(200, 3000), rng.randint(100, 1500)
+    cost = registry().estimate_cost(resolved, prompt_tokens, completion_tokens)
+    return CallRecord(
+        stage=stage,  # type: ignore[arg-type]
+        seat_id=seat_id,
+        requested_model=requested,
+        resolved_model=resolved,
+        min_coding_score=score,
+        generation_id=f"gen-{rng.getrandbits(48):012x}",
+        status="ok",
+        started_at=started,
+        latency_ms=latency,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=round(cost, 8) if cost is not None else None,
+    )
