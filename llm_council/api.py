@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import structlog
-
 from llm_council.config import TIERS, CouncilConfig, DuplicatePolicy, Mode, load_config
 from llm_council.council.plan import SessionPlan, plan_session
+from llm_council.council.preflight import PreflightError, preflight
 from llm_council.council.result import SessionResult
 from llm_council.council.session import ProgressListener, SessionRunner
-from llm_council.gateway.base import Gateway
+from llm_council.gateway.base import Gateway, GatewayError
 from llm_council.gateway.factory import GatewayChoice, make_gateway
+from llm_council.log import get_logger
 from llm_council.paths import default_overlay_path
 from llm_council.registry import Registry, load_registry
 
 if TYPE_CHECKING:
     from llm_council.audition.logger import AuditionLogger
 
-_log = structlog.get_logger("llm_council")
+_log = get_logger("llm_council")
 SANDBOX_RESULT_NOTICE = (
     "sandbox output: every answer in this session is simulated, not written by a real model"
 )
@@ -82,11 +82,20 @@ class Council:
         duplicate_policy: DuplicatePolicy | None = None,
         progress: ProgressListener | None = None,
         session_id: str | None = None,
+        strict: bool = False,
+        on_interrupt: Callable[[SessionResult], None] | None = None,
     ) -> SessionResult:
-        """Run one council session and record it in the audition store."""
+        """Run one council session and record it in the audition store.
+
+        Before any paid call the plan is checked (``PreflightError``, a ``ValueError``, when
+        the prompt cannot fit a seat, or under ``strict`` when a model id is unknown). If the
+        run is cancelled, the session so far is stored with status ``interrupted``, handed to
+        ``on_interrupt``, and the cancellation propagates.
+        """
         if not prompt or not prompt.strip():
             raise ValueError("the prompt is empty")
         plan = self.plan(tier, mode, chairman)
+        warnings = await self._preflight(plan, prompt, strict=strict)
         runner = SessionRunner(
             self.gateway,
             self.registry,
@@ -94,21 +103,56 @@ class Council:
             duplicate_policy=duplicate_policy or self.config.council.duplicate_policy,
             progress=progress,
         )
+
+        async def keep_interrupted(result: SessionResult) -> None:
+            await self._finish(result, warnings)
+            if on_interrupt is not None:
+                on_interrupt(result)
+
         result = await runner.run(
             plan,
             prompt,
             session_timeout_s=self.config.session_timeout_s(plan.tier),
             session_id=session_id,
+            on_interrupted=keep_interrupted,
         )
+        await self._finish(result, warnings)
+        return result
+
+    async def _preflight(self, plan: SessionPlan, prompt: str, *, strict: bool) -> list[str]:
+        """Refuse before any paid call what cannot work; return the warnings to keep."""
+        models = [s.requested_model for s in plan.seats if not s.is_pareto] + [plan.chairman]
+        listed: list[str] | None = None
+        notes: list[str] = []
+        if self.gateway.kind == "openrouter" and self.registry.unknown(models):
+            try:
+                listed = [m["id"] for m in await self.gateway.list_models() if "id" in m]
+            except GatewayError as exc:
+                notes.append(f"could not fetch the gateway's model list to check ids: {exc}")
+        findings = preflight(plan, self.registry, prompt, listed_models=listed)
+        refusals = [f.message for f in findings if f.level == "refusal"]
+        warnings = [f.message for f in findings if f.level == "warning"]
+        if refusals:
+            raise PreflightError(refusals[0] + " (nothing was called)")
+        if strict and warnings:
+            raise PreflightError("refused under --strict before any call: " + "; ".join(warnings))
+        for warning in warnings:
+            _log.warning("council.preflight_warning", detail=warning)
+        return notes + warnings
+
+    async def _finish(self, result: SessionResult, warnings: list[str]) -> None:
+        """Stamp, annotate and record a finished or interrupted session."""
         result.config_hash = self.config.config_hash()
+        result.notices[:0] = warnings
         if self.gateway.kind == "sandbox":
             result.notices.insert(0, SANDBOX_RESULT_NOTICE)
         if self.audition is not None:
-            # The write happens after the answer exists and off the event loop.
-            problem = await asyncio.to_thread(self.audition.record, result)
+            # The write happens after the answer exists, off the event loop, and is not
+            # abandoned if the caller is cancelled again while it runs.
+            write = asyncio.ensure_future(asyncio.to_thread(self.audition.record, result))
+            problem = await asyncio.shield(write)
             if problem:
                 result.notices.append(problem)
-        return result
 
     def plan(
         self, tier: str | None = None, mode: Mode | None = None, chairman: str | None = None

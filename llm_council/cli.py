@@ -5,21 +5,30 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from llm_council.audition.sessions_cli import sessions_app
 from llm_council.cli_errors import fail
-from llm_council.config import ConfigError
+from llm_council.config import ConfigError, DuplicatePolicy
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
 from llm_council.ops_cli import check_command, registry_app, report_command
 from llm_council.registry import RegistryError
+from llm_council.textsafe import markup_text
+
+if TYPE_CHECKING:
+    from llm_council.api import Council
+    from llm_council.council.plan import SessionPlan
+    from llm_council.council.result import SessionResult
 
 app = typer.Typer(
     name="llm-council",
@@ -83,14 +92,35 @@ def _read_prompt(prompt: str | None, file: Path | None) -> str:
         raise fail("give the prompt as an argument or with --file, not both", 2)
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8")
+            data = file.read_bytes()
         except OSError as exc:
-            raise fail(f"cannot read --file {file}: {exc.strerror}", 2) from None
+            raise fail(f"cannot read --file {file}: {exc.strerror or exc}", 2) from None
+        return _decode(data, f"--file {file}")
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise fail("no prompt: pass it as an argument, with --file, or on stdin", 2)
-        return sys.stdin.read()
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text-only stdin (e.g. an in-process test runner)
+            return sys.stdin.read()
+        return _decode(stream.read(), "the prompt on stdin")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable argv bytes arrive as lone surrogates
+        raise fail(
+            "the prompt argument is not valid UTF-8; pass it with --file or stdin", 2
+        ) from None
     return prompt
+
+
+def _decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(
+            f"{what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "convert it first, e.g. with iconv -t utf-8",
+            2,
+        ) from None
 
 
 @app.command()
@@ -115,9 +145,17 @@ def run(
         PolicyChoice | None, typer.Option(help="flag, collapse or reroute.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Sandbox seed (sandbox gateway only).")] = 0,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse to start when a model id is unknown (else a warning).")
+    ] = False,
 ) -> None:
-    """Run one council session and show the seats, ranking and synthesis."""
+    """Run one council session and show the seats, ranking and synthesis.
+
+    Ctrl-C stops the session and keeps every finished call (stored as ``interrupted``);
+    a second Ctrl-C exits at once.
+    """
     from llm_council.api import Council
+    from llm_council.council.preflight import PreflightError
 
     text = _read_prompt(prompt, file)
     if not text.strip():
@@ -129,16 +167,30 @@ def run(
     except (ConfigError, RegistryError, GatewayConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
-        err.print(f"[yellow]{notice}[/yellow]", highlight=False)
-    result = asyncio.run(
-        _run_session(council, text, plan, chairman, duplicate_policy, as_json, err)
-    )
+        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+    options = _RunOptions(chairman, duplicate_policy.value if duplicate_policy else None, strict)
+    try:
+        result = asyncio.run(_run_session(council, text, plan, options, as_json, err))
+    except PreflightError as exc:
+        raise fail(str(exc), 2) from None
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise fail("interrupted before any call finished; nothing was recorded", 130) from None
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
     else:
         from llm_council.render import render_result
 
         render_result(Console(), result)
+    if result.status == "interrupted":
+        finished = sum(1 for c in result.calls if c.status != "cancelled")
+        cancelled = len(result.calls) - finished
+        where = next((n for n in result.notices if "audition store" in n), None)
+        raise fail(
+            f"interrupted: kept {finished} finished call(s) and recorded {cancelled} in-flight "
+            f"call(s) as cancelled in session {result.session_id}"
+            + (f" ({where})" if where else ""),
+            130,
+        )
     if result.status == "failed":
         causes = "; ".join(
             f"{s.seat_id} {s.requested_model}: {s.status}: {s.error}" for s in result.seats
@@ -146,20 +198,72 @@ def run(
         raise fail(f"no seat answered ({causes})", 1)
 
 
-async def _run_session(council, text, plan, chairman, policy, as_json, err):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True, slots=True)
+class _RunOptions:
+    chairman: str | None
+    duplicate_policy: DuplicatePolicy | None
+    strict: bool
+
+
+async def _run_session(
+    council: Council,
+    text: str,
+    plan: SessionPlan,
+    options: _RunOptions,
+    as_json: bool,
+    err: Console,
+) -> SessionResult:
+    """Run the session; the first Ctrl-C cancels it (what finished is kept), a second exits."""
     from llm_council.render import LiveProgress
 
+    kept: list[SessionResult] = []
     kwargs = {
-        "chairman": chairman,
-        "duplicate_policy": policy.value if policy else None,
+        "chairman": options.chairman,
+        "duplicate_policy": options.duplicate_policy,
+        "strict": options.strict,
+        "on_interrupt": kept.append,
     }
+    restore = _cancel_on_sigint(err)
     try:
         if as_json or not err.is_terminal:
             return await council.run(text, plan.tier, plan.mode, **kwargs)
         with LiveProgress(err, plan) as progress:
             return await council.run(text, plan.tier, plan.mode, progress=progress, **kwargs)
+    except asyncio.CancelledError:
+        if kept:
+            return kept[0]
+        raise
     finally:
+        restore()
         await council.aclose()
+
+
+def _cancel_on_sigint(err: Console) -> Callable[[], None]:
+    """First SIGINT: cancel the running session task. Second: leave at once (exit 130)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            sys.stderr.write("\ninterrupted again: exiting now\n")
+            sys.stderr.flush()
+            os._exit(130)
+        err.print(
+            "\n[yellow]interrupting: keeping the finished calls "
+            "(Ctrl-C again to exit at once)[/yellow]",
+            highlight=False,
+        )
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
+        return lambda: None
+    return lambda: loop.remove_signal_handler(signal.SIGINT)
 
 
 @sandbox_app.command("serve")

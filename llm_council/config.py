@@ -162,6 +162,8 @@ class GatewaySettings(_Strict):
     backoff_max_s: float = Field(default=8.0, ge=0)
     referer: str = "https://github.com/llm-council/llm-council"
     title: str = "llm-council"
+    # Ask OpenRouter for its routing account (openrouter_metadata) on every Pareto call.
+    router_metadata: bool = True
 
 
 class AuditionSettings(_Strict):

@@ -175,19 +175,47 @@ async def test_collapse_counts_a_duplicate_pair_as_one_voice():
     await council.aclose()
 
 
-async def test_reroute_pins_the_pareto_seat_to_an_unseated_band_member():
+async def test_reroute_calls_an_unseated_band_member_by_name():
+    """OpenRouter docs, "Model Fallbacks": ``models`` is tried only after ``model`` fails, so
+    a reroute must name the concrete model in ``model``; the router is not asked again."""
     pool = ["openai/gpt-5.4-mini", "anthropic/claude-sonnet-4.6", "x-ai/grok-4.3", PARETO]
     council, app = sandbox_council(make_config({"balanced": pool}))
     result = await council.run(PROMPT, "balanced", duplicate_policy="reroute")
     s4 = result.seat("s4")
+    assert s4.requested_model == PARETO  # the seat keeps its identity
     assert s4.rerouted_from == "openai/gpt-5.4-mini"
     assert s4.resolved_model == "moonshotai/kimi-k2.6"  # next cheapest medium member, unseated
+    assert s4.answered_via == "direct"
     assert s4.duplicate_kind is None and not [f for f in s4.flags if f.kind == "exact"]
     reroute = [c for c in result.calls if c.stage == "reroute"]
-    assert len(reroute) == 1 and reroute[0].resolved_model == "moonshotai/kimi-k2.6"
-    assert any(b.get("models") == ["moonshotai/kimi-k2.6"] for b in requests_for(app, PARETO))
+    assert len(reroute) == 1
+    assert reroute[0].requested_model == reroute[0].resolved_model == "moonshotai/kimi-k2.6"
+    # Stage 1 and 2 of the rerouted seat: one router call (its first answer), then by name.
+    s4_bodies = [b for b in app.requests if b.get("session_id", "").endswith(":s4")]
+    assert [b["model"] for b in s4_bodies] == [PARETO]
+    direct = requests_for(app, "moonshotai/kimi-k2.6")
+    assert len(direct) == 2  # the rerouted answer and the seat's review
+    assert all("plugins" not in b and "models" not in b and "session_id" not in b for b in direct)
     review = next(r for r in result.reviews if r.reviewer_seat == "s4")
     assert review.resolved_model == "moonshotai/kimi-k2.6"
+    review_call = next(c for c in result.calls if c.seat_id == "s4" and c.stage == "review")
+    assert review_call.requested_model == "moonshotai/kimi-k2.6"
+    assert not [f for f in s4.flags if f.kind == "drift"]
+    await council.aclose()
+
+
+async def test_reroute_moves_only_as_many_seats_as_the_duplicate_needs():
+    """Two Pareto seats on one model: rerouting the first ends the duplicate; the second
+    keeps its answer (a second paid call would buy nothing)."""
+    pool = ["anthropic/claude-sonnet-4.6", "x-ai/grok-4.3", PARETO, PARETO]
+    council, _ = sandbox_council(make_config({"balanced": pool}))
+    result = await council.run(PROMPT, "balanced", duplicate_policy="reroute")
+    s3, s4 = result.seat("s3"), result.seat("s4")
+    reroutes = [c for c in result.calls if c.stage == "reroute"]
+    assert len(reroutes) == 1 and reroutes[0].seat_id == "s3"
+    assert s3.rerouted_from == s4.resolved_model and s3.resolved_model != s4.resolved_model
+    assert s4.answered_via == "router" and s4.rerouted_from is None
+    assert not [f for s in result.seats for f in s.flags if f.kind == "exact"]
     await council.aclose()
 
 

@@ -202,12 +202,23 @@ async def test_malformed_responses(served, body):
         await gw.complete(request())
 
 
-async def test_response_without_model_is_malformed(served):
+@pytest.mark.parametrize("model", [None, "", 42], ids=["absent", "empty", "not-a-string"])
+async def test_answer_without_model_is_kept_not_retried(served, model):
+    """A billed answer that does not name its model is kept, with the model unknown.
+
+    Retrying would pay for the same answer again: retries are for calls that produced nothing.
+    """
     payload = completion()
-    del payload["model"]
-    _, gw = served(Reply(body=payload), attempts=1)
-    with pytest.raises(MalformedResponseError, match="no 'model' field"):
-        await gw.complete(request())
+    if model is None:
+        del payload["model"]
+    else:
+        payload["model"] = model
+    server, gw = served(Reply(body=payload), attempts=3)
+    result = await gw.complete(request())
+    assert result.resolved_model is None
+    assert result.content == payload["choices"][0]["message"]["content"]
+    assert result.usage.cost_usd == payload["usage"]["cost"]
+    assert result.attempts == 1 and len(server.requests) == 1
 
 
 async def test_connection_refused():

@@ -10,6 +10,7 @@ from llm_council.council.plan import Seat
 from llm_council.council.result import (
     CallRecord,
     ChairmanResult,
+    DuplicateFlag,
     ReviewResult,
     SeatResult,
     SessionStatus,
@@ -57,7 +58,7 @@ def call_record(
             attempts=error.attempts,
         )
     cost, estimated = result.usage.cost_usd, False
-    if cost is None:
+    if cost is None and result.resolved_model:
         cost = registry.estimate_cost(
             result.resolved_model, result.usage.prompt_tokens, result.usage.completion_tokens
         )
@@ -78,6 +79,8 @@ def call_record(
         cost_usd=cost,
         cost_estimated=estimated,
         attempts=result.attempts,
+        provider=result.provider,
+        router=result.router,
     )
 
 
@@ -95,6 +98,7 @@ def abstention(reviewer: SeatResult, error: str | None, status: CallStatus = "ok
 
 def seat_result(seat: Seat, out: Outcome) -> SeatResult:
     record = out.record
+    answered = out.result is not None
     return SeatResult(
         seat_id=seat.seat_id,
         requested_model=seat.requested_model,
@@ -107,6 +111,8 @@ def seat_result(seat: Seat, out: Outcome) -> SeatResult:
         answer=out.result.content if out.result else None,
         generation_id=record.generation_id,
         attempts=record.attempts,
+        answered_via="router" if answered and seat.is_pareto else None,
+        flags=[DuplicateFlag(kind="unnamed")] if answered and not record.resolved_model else [],
     )
 
 
@@ -135,14 +141,15 @@ def failure_notices(
     notes = [
         f"{s.seat_id} ({s.requested_model}) failed: {s.status}: {s.error}"
         for s in seats
-        if s.status != "ok"
+        if s.status not in ("ok", "cancelled")
     ]
     notes += [
         f"review by {r.reviewer_seat} failed: {r.status}: {r.error}"
         for r in reviews
-        if r.status != "ok"
+        if r.status not in ("ok", "cancelled")
     ]
-    if chairman.status != "ok":
+    # Cancelled calls are summed up once by the interruption notice, not listed one by one.
+    if chairman.status not in ("ok", "cancelled"):
         notes.append(
             f"chairman ({chairman.requested_model}) failed: {chairman.status}: {chairman.error}"
         )

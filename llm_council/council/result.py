@@ -8,11 +8,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from llm_council.gateway.base import CallStatus, GatewayKind
+from llm_council.gateway.router_metadata import RouterMetadata
 
-SessionStatus = Literal["ok", "partial", "failed"]
-Stage = Literal["answer", "review", "chairman", "reroute"]
+# "interrupted": the user or a client cancelled the session; every completed call is kept.
+SessionStatus = Literal["ok", "partial", "failed", "interrupted"]
+Stage = Literal["answer", "review", "reroute", "judge", "chairman"]
 ParseKind = Literal["json", "bare_json", "final_ranking", "labels", "none"]
-FlagKind = Literal["exact", "family", "drift"]
+# exact/family/drift are duplicate findings; "unnamed": the response did not say which
+# concrete model answered (kept, paid for, model unknown).
+FlagKind = Literal["exact", "family", "drift", "unnamed"]
+# How a seat's answer was obtained: through the Pareto router, or by naming a concrete
+# model directly (a reroute). None for named seats, which are always direct.
+AnsweredVia = Literal["router", "direct"]
 
 
 class DuplicateFlag(BaseModel):
@@ -55,6 +62,8 @@ class CallRecord(BaseModel):
     cost_usd: float | None = None
     cost_estimated: bool = False
     attempts: int = 1
+    provider: str | None = None  # the serving provider, as the response named it
+    router: RouterMetadata | None = None  # OpenRouter's openrouter_metadata, when sent
 
 
 class SeatResult(BaseModel):
@@ -77,6 +86,7 @@ class SeatResult(BaseModel):
     generation_id: str | None = None
     attempts: int = 0
     rerouted_from: str | None = None  # the model a reroute replaced, when one happened
+    answered_via: AnsweredVia | None = None  # Pareto seats: "router", or "direct" if rerouted
 
     @property
     def is_pareto(self) -> bool:

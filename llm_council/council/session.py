@@ -1,4 +1,10 @@
-"""One council session: stage 1 answers, stage 2 anonymised peer review, stage 3 chairman."""
+"""One council session: stage 1 answers, stage 2 anonymised peer review, stage 3 chairman.
+
+Each stage runs its calls under an ``asyncio.TaskGroup``: a failure never orphans sibling
+calls, and a cancellation (Ctrl-C, a client going away) reaches every call in flight. Every
+call that finished is kept; an interrupted session is assembled from what exists and handed
+to ``on_interrupted`` before the cancellation propagates, so the caller can store it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -41,6 +48,7 @@ from llm_council.council.result import (
     UsageTotals,
 )
 from llm_council.gateway.base import (
+    CallCancelledError,
     CallTimeoutError,
     ChatMessage,
     CompletionRequest,
@@ -48,9 +56,14 @@ from llm_council.gateway.base import (
     Gateway,
     GatewayError,
 )
+from llm_council.log import get_logger
+from llm_council.pareto import is_pareto_model
 from llm_council.registry import Registry
 
 _MIN_CALL_BUDGET_S = 0.05
+_log = get_logger("llm_council.council")
+
+OnInterrupted = Callable[[SessionResult], Awaitable[None]]
 
 
 class ProgressListener(Protocol):
@@ -73,6 +86,21 @@ class _NoProgress:
         pass
 
 
+class InternalCallError(GatewayError):
+    """A call failed inside llm-council itself (a bug), not at the gateway; kept as a record."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a session run needs from outside; fixed for the whole session."""
+
+    gateway: Gateway
+    registry: Registry
+    exclude_self_votes: bool
+    duplicate_policy: DuplicatePolicy
+    progress: ProgressListener
+
+
 class SessionRunner:
     """Runs one session through a gateway. Stateless between sessions apart from its inputs."""
 
@@ -85,11 +113,13 @@ class SessionRunner:
         duplicate_policy: DuplicatePolicy = "flag",
         progress: ProgressListener | None = None,
     ) -> None:
-        self._gateway = gateway
-        self._registry = registry
-        self._exclude_self = exclude_self_votes
-        self._policy = duplicate_policy
-        self._progress = progress or _NoProgress()
+        self._context = RunContext(
+            gateway=gateway,
+            registry=registry,
+            exclude_self_votes=exclude_self_votes,
+            duplicate_policy=duplicate_policy,
+            progress=progress or _NoProgress(),
+        )
 
     async def run(
         self,
@@ -98,23 +128,27 @@ class SessionRunner:
         *,
         session_timeout_s: float,
         session_id: str | None = None,
+        on_interrupted: OnInterrupted | None = None,
     ) -> SessionResult:
-        run = _Run(self, plan, prompt, session_timeout_s, session_id or str(uuid.uuid4()))
-        return await run.execute()
+        """Run the three stages. When cancelled, the session so far (status ``interrupted``)
+        goes to ``on_interrupted`` and then the cancellation propagates unchanged."""
+        run = _Run(self._context, plan, prompt, session_timeout_s, session_id or str(uuid.uuid4()))
+        try:
+            await run.stages()
+        except asyncio.CancelledError:
+            if on_interrupted is not None:
+                await on_interrupted(run.assemble(interrupted=True))
+            raise
+        return run.assemble(interrupted=False)
 
 
 class _Run:
     """The state of one session while it runs."""
 
     def __init__(
-        self,
-        runner: SessionRunner,
-        plan: SessionPlan,
-        prompt: str,
-        timeout_s: float,
-        session_id: str,
+        self, ctx: RunContext, plan: SessionPlan, prompt: str, timeout_s: float, session_id: str
     ) -> None:
-        self.r = runner
+        self.ctx = ctx
         self.plan = plan
         self.prompt = prompt
         self.session_id = session_id
@@ -122,25 +156,36 @@ class _Run:
         self.timeout_s = timeout_s
         self.per_call_s = timeout_s / 2
         self.deadline = time.monotonic() + timeout_s
+        self.by_id: dict[str, Seat] = {s.seat_id: s for s in plan.seats}
         self.calls: list[CallRecord] = []
         self.notices: list[str] = list(plan.notices)
-        self.by_id: dict[str, Seat] = {s.seat_id: s for s in plan.seats}
+        self.stage: Stage = "answer"
+        # Filled as calls finish, so an interruption can assemble what exists.
+        self.answers: dict[str, Outcome] = {}
+        self.seats: list[SeatResult] | None = None
+        self.voices: list[SeatResult] = []
+        self.reviews: dict[str, ReviewResult] = {}
+        self.ranking: list[RankingEntry] = []
+        self.chairman: ChairmanResult | None = None
+        self.synthesis: str | None = None
+        self.synthesis_is_fallback = False
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _request(
-        self, seat: Seat | None, model: str, messages: tuple[ChatMessage, ...], **extra: object
+        self, seat: Seat | None, model: str, messages: tuple[ChatMessage, ...]
     ) -> CompletionRequest:
-        pareto = seat is not None and seat.is_pareto
+        """A request for ``model``; the Pareto plugin and session stickiness only when
+        ``model`` is the router (a rerouted seat names its concrete model directly)."""
+        via_router = seat is not None and is_pareto_model(model)
         return CompletionRequest(
             model=model,
             messages=messages,
             tier=self.plan.tier,
-            min_coding_score=seat.score_override if seat else None,
+            min_coding_score=seat.score_override if via_router and seat else None,
             # OpenRouter keeps a session on one concrete model; one id per Pareto seat.
-            session_id=f"{self.session_id}:{seat.seat_id}" if pareto and seat else None,
+            session_id=f"{self.session_id}:{seat.seat_id}" if via_router and seat else None,
             deadline_s=max(_MIN_CALL_BUDGET_S, min(self.per_call_s, self._remaining())),
-            **extra,  # type: ignore[arg-type]
         )
 
     def _remaining(self) -> float:
@@ -149,6 +194,7 @@ class _Run:
     async def _call(
         self, stage: Stage, seat_id: str, request: CompletionRequest, score: float | None
     ) -> Outcome:
+        """One gateway call, always recorded: ok, failed, or cancelled while in flight."""
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         result: CompletionResult | None = None
@@ -157,93 +203,91 @@ class _Run:
             error = CallTimeoutError(f"session deadline of {self.timeout_s:g}s reached", attempts=0)
         else:
             try:
-                result = await self.r._gateway.complete(request)
+                result = await self.ctx.gateway.complete(request)
             except GatewayError as exc:
                 error = exc
-        latency_ms = (time.perf_counter() - t0) * 1000
-        record = call_record(
-            stage, seat_id, request, score, started_at, latency_ms, result, error, self.r._registry
-        )
-        self.calls.append(record)
-        self.r._progress.call_finished(
+            except asyncio.CancelledError:
+                cancelled = CallCancelledError("cancelled: the session was interrupted")
+                self._record(stage, seat_id, request, score, started_at, t0, None, cancelled)
+                raise
+            except Exception as exc:  # a bug of ours must not lose the session's other calls
+                _log.exception("council.call_failed_internally", stage=stage, seat_id=seat_id)
+                error = InternalCallError(f"internal error: {type(exc).__name__}: {exc}")
+        record = self._record(stage, seat_id, request, score, started_at, t0, result, error)
+        self.ctx.progress.call_finished(
             stage, seat_id, record.status, record.resolved_model, record.latency_ms
         )
         return Outcome(result, error, record)
 
+    def _record(
+        self,
+        stage: Stage,
+        seat_id: str,
+        request: CompletionRequest,
+        score: float | None,
+        started_at: datetime,
+        t0: float,
+        result: CompletionResult | None,
+        error: GatewayError | None,
+    ) -> CallRecord:
+        latency_ms = (time.perf_counter() - t0) * 1000
+        record = call_record(
+            stage, seat_id, request, score, started_at, latency_ms, result, error, self.ctx.registry
+        )
+        self.calls.append(record)
+        return record
+
     # -- the three stages ---------------------------------------------------------------
 
-    async def execute(self) -> SessionResult:
+    async def stages(self) -> None:
         seats = await self._stage1()
         answered = [s for s in seats if s.status == "ok"]
-        reviews: list[ReviewResult] = []
-        ranking: list[RankingEntry] = []
         if not answered:
-            chairman = ChairmanResult(
+            self.chairman = ChairmanResult(
                 requested_model=self.plan.chairman,
                 status="error",
                 error="not called: no seat answered",
             )
-            synthesis, fallback = None, False
-        else:
-            duplicates.apply_flags(seats, duplicates.stage1_flags(seats, self.r._registry))
-            if self.r._policy == "reroute":
-                await self._reroute(seats)
-            voices = self._voices(answered)
-            reviews, ranking = await self._stage2(seats, voices)
-            chairman, synthesis, fallback = await self._stage3(seats, voices, ranking)
-        for seat in seats:
-            seat.cost_usd = sum_cost(c for c in self.calls if c.seat_id == seat.seat_id)
-        status = session_status(seats, reviews, chairman)
-        return SessionResult(
-            session_id=self.session_id,
-            created_at=self.created_at,
-            tier=self.plan.tier,
-            mode=self.plan.mode,
-            status=status,
-            gateway=self.r._gateway.kind,
-            prompt=self.prompt,
-            seats=seats,
-            ranking=ranking,
-            reviews=reviews,
-            chairman=chairman,
-            synthesis=synthesis,
-            synthesis_is_fallback=fallback,
-            usage=UsageTotals(
-                prompt_tokens=sum(c.prompt_tokens for c in self.calls),
-                completion_tokens=sum(c.completion_tokens for c in self.calls),
-                cost_usd=sum_cost(self.calls) or 0.0,
-            ),
-            duplicate_policy=self.r._policy,
-            notices=self.notices + failure_notices(seats, reviews, chairman),
-            calls=self.calls,
-        )
+            return
+        duplicates.apply_flags(seats, duplicates.stage1_flags(seats, self.ctx.registry))
+        if self.ctx.duplicate_policy == "reroute":
+            self.stage = "reroute"
+            await self._reroute(seats)
+        self.voices = self._voices(answered)
+        self.stage = "review"
+        await self._stage2(seats)
+        self.stage = "chairman"
+        await self._stage3(seats)
 
     async def _stage1(self) -> list[SeatResult]:
-        self.r._progress.stage_started("answer", len(self.plan.seats))
+        self.ctx.progress.stage_started("answer", len(self.plan.seats))
         messages = answer_messages(self.prompt, self.plan.mode)
-        outcomes = await asyncio.gather(
-            *(
-                self._call(
-                    "answer",
-                    s.seat_id,
-                    self._request(s, s.requested_model, messages),
-                    s.min_coding_score,
-                )
-                for s in self.plan.seats
+
+        async def answer(seat: Seat) -> None:
+            request = self._request(seat, seat.requested_model, messages)
+            self.answers[seat.seat_id] = await self._call(
+                "answer", seat.seat_id, request, seat.min_coding_score
             )
-        )
-        return [seat_result(seat, out) for seat, out in zip(self.plan.seats, outcomes, strict=True)]
+
+        async with asyncio.TaskGroup() as group:
+            for seat in self.plan.seats:
+                group.create_task(answer(seat))
+        self.seats = [seat_result(seat, self.answers[seat.seat_id]) for seat in self.plan.seats]
+        return self.seats
 
     async def _reroute(self, seats: list[SeatResult]) -> None:
-        """Policy ``reroute``: re-ask an exact-duplicate Pareto seat pinned to an unseated model."""
-        seated = {s.resolved_model for s in seats if s.resolved_model}
+        """Policy ``reroute``: re-ask an exact-duplicate Pareto seat's question of an unseated
+        model of its band, named directly. ``models`` cannot do this on OpenRouter: it is a
+        fallback list tried only after ``model`` fails (docs: Model Fallbacks), not a pin."""
         messages = answer_messages(self.prompt, self.plan.mode)
         for seat in seats:
-            if not seat.is_pareto or seat.duplicate_kind != "exact":
+            # Re-check each time: an earlier reroute may already have ended this duplicate.
+            if not seat.is_pareto or not _shares_model(seat, seats):
                 continue
             plan_seat = self.by_id[seat.seat_id]
+            seated = {s.resolved_model for s in seats if s.status == "ok" and s.resolved_model}
             target = duplicates.reroute_candidate(
-                seat, seated, self.r._registry, plan_seat.min_coding_score
+                seat, seated, self.ctx.registry, plan_seat.min_coding_score
             )
             if target is None:
                 self.notices.append(
@@ -251,8 +295,8 @@ class _Run:
                     "model in its band to reroute to; kept as is"
                 )
                 continue
-            request = self._request(plan_seat, seat.requested_model, messages, models=(target,))
-            out = await self._call("reroute", seat.seat_id, request, plan_seat.min_coding_score)
+            request = self._request(plan_seat, target, messages)
+            out = await self._call("reroute", seat.seat_id, request, None)
             if out.result is None:
                 self.notices.append(
                     f"{seat.seat_id}: reroute to {target} failed ({out.error}); kept"
@@ -260,21 +304,23 @@ class _Run:
                 continue
             previous = seat.resolved_model
             seat.rerouted_from = previous
-            seat.resolved_model = out.result.resolved_model
+            seat.resolved_model = out.result.resolved_model or target
+            seat.answered_via = "direct"
             seat.answer = out.result.content
             seat.generation_id = out.result.generation_id
-            seated = {s.resolved_model for s in seats if s.resolved_model}
             self.notices.append(
-                f"{seat.seat_id}: rerouted from {previous} to {seat.resolved_model}"
+                f"{seat.seat_id}: rerouted from {previous} to {seat.resolved_model} "
+                "(a direct call naming the model; the router had picked a seated model)"
             )
         # Flags describe the seats as they now stand; the reroute itself stays recorded.
         for seat in seats:
-            seat.flags, seat.duplicate_of, seat.duplicate_kind = [], [], None
-        duplicates.apply_flags(seats, duplicates.stage1_flags(seats, self.r._registry))
+            seat.flags = [f for f in seat.flags if f.kind == "unnamed"]
+            seat.duplicate_of, seat.duplicate_kind = [], None
+        duplicates.apply_flags(seats, duplicates.stage1_flags(seats, self.ctx.registry))
 
     def _voices(self, answered: list[SeatResult]) -> list[SeatResult]:
         """Seats that review and are ranked; under ``collapse`` an exact group is one voice."""
-        if self.r._policy != "collapse":
+        if self.ctx.duplicate_policy != "collapse":
             return answered
         order = {s.seat_id: i for i, s in enumerate(answered)}
         hidden: set[str] = set()
@@ -287,41 +333,53 @@ class _Run:
             )
         return [s for s in answered if s.seat_id not in hidden]
 
-    async def _stage2(
-        self, seats: list[SeatResult], voices: list[SeatResult]
-    ) -> tuple[list[ReviewResult], list[RankingEntry]]:
-        shuffled = list(voices)
+    async def _stage2(self, seats: list[SeatResult]) -> None:
+        shuffled = list(self.voices)
         random.Random(self.session_id).shuffle(shuffled)
         for index, seat in enumerate(shuffled):
             seat.label = stage_label(index)
-        self.r._progress.stage_started("review", len(voices))
-        reviews = await asyncio.gather(*(self._review(rv, shuffled) for rv in voices))
+        self.ctx.progress.stage_started("review", len(self.voices))
+
+        async def review(reviewer: SeatResult) -> None:
+            self.reviews[reviewer.seat_id] = await self._review(reviewer, shuffled)
+
+        async with asyncio.TaskGroup() as group:
+            for reviewer in self.voices:
+                group.create_task(review(reviewer))
+        self._score(seats)
+
+    def _score(self, seats: list[SeatResult]) -> None:
+        """Borda over the reviews that exist (all of them, or those done before an interrupt)."""
+        shuffled = sorted(self.voices, key=lambda s: s.label or "")
         ballots = []
-        for review in reviews:
-            allowed = self._allowed(
-                self._seat(seats, review.reviewer_seat), shuffled, review.resolved_model
-            )
+        for reviewer_id, review in self._ordered_reviews():
+            reviewer = _seat(seats, reviewer_id)
+            allowed = self._allowed(reviewer, shuffled, review.resolved_model)
             ballots.append((review.ranking, len(allowed)))
         scores = borda(ballots, tie_order=[s.seat_id for s in shuffled])
         for score in scores:
-            seat = self._seat(seats, score.seat_id)
+            seat = _seat(seats, score.seat_id)
             seat.borda, seat.votes = round(score.borda, 6), score.votes
-        self._share_collapsed(seats, voices)
-        return list(reviews), [
+        self._share_collapsed(seats)
+        self.ranking = [
             RankingEntry(seat_id=s.seat_id, borda=round(s.borda, 6), votes=s.votes) for s in scores
         ]
+
+    def _ordered_reviews(self) -> list[tuple[str, ReviewResult]]:
+        order = [v.seat_id for v in self.voices]
+        return [(sid, self.reviews[sid]) for sid in order if sid in self.reviews]
 
     def _allowed(
         self, reviewer: SeatResult, candidates: Sequence[SeatResult], stage2_model: str | None
     ) -> list[SeatResult]:
         """Candidates a reviewer may rank: never its own answer, nor (by default) any answer
         written by the concrete model it is (at stage 1, or at stage 2 if it drifted)."""
-        own_models = {reviewer.resolved_model, stage2_model or reviewer.resolved_model}
+        own_models = {m for m in (reviewer.resolved_model, stage2_model) if m}
         return [
             c
             for c in candidates
             if c.seat_id != reviewer.seat_id
-            and not (self.r._exclude_self and c.resolved_model in own_models)
+            and not (self.ctx.exclude_self_votes and c.resolved_model in own_models)
         ]
 
     async def _review(self, reviewer: SeatResult, shuffled: list[SeatResult]) -> ReviewResult:
@@ -332,16 +390,19 @@ class _Run:
             )
         plan_seat = self.by_id[reviewer.seat_id]
         candidates = [Candidate(label=c.label or "", text=c.answer or "") for c in allowed]
-        request = self._request(
-            plan_seat, reviewer.requested_model, review_messages(self.prompt, candidates)
+        # A rerouted seat reviews as the model that wrote its answer, named directly.
+        model = (
+            reviewer.resolved_model
+            if reviewer.answered_via == "direct" and reviewer.resolved_model
+            else reviewer.requested_model
         )
-        if reviewer.rerouted_from and reviewer.resolved_model:
-            request = request.model_copy(update={"models": (reviewer.resolved_model,)})
-        out = await self._call("review", reviewer.seat_id, request, plan_seat.min_coding_score)
+        request = self._request(plan_seat, model, review_messages(self.prompt, candidates))
+        score = plan_seat.min_coding_score if is_pareto_model(model) else None
+        out = await self._call("review", reviewer.seat_id, request, score)
         if out.result is None:
             return abstention(reviewer, out.record.error, out.record.status)
         resolved = out.result.resolved_model
-        if plan_seat.is_pareto and (flag := duplicates.drift_flag(reviewer, resolved)):
+        if is_pareto_model(model) and (flag := duplicates.drift_flag(reviewer, resolved)):
             duplicates.apply_flags([reviewer], {reviewer.seat_id: [flag]})
         # Drop votes for answers written by the model the reviewer turned out to be at stage 2.
         permitted = {c.label: c.seat_id for c in self._allowed(reviewer, allowed, resolved)}
@@ -354,51 +415,129 @@ class _Run:
             parse=parsed.parse,
         )
 
-    def _share_collapsed(self, seats: list[SeatResult], voices: list[SeatResult]) -> None:
+    def _share_collapsed(self, seats: list[SeatResult]) -> None:
         """Under ``collapse`` the hidden members of a group carry their voice's label and score."""
-        voice_ids = {v.seat_id for v in voices}
+        voice_ids = {v.seat_id for v in self.voices}
         for seat in seats:
             if seat.status != "ok" or seat.seat_id in voice_ids:
                 continue
-            twin = next((v for v in voices if v.resolved_model == seat.resolved_model), None)
+            twin = next((v for v in self.voices if v.resolved_model == seat.resolved_model), None)
             if twin is not None:
                 seat.label, seat.borda, seat.votes = twin.label, twin.borda, twin.votes
 
-    async def _stage3(
-        self, seats: list[SeatResult], voices: list[SeatResult], ranking: list[RankingEntry]
-    ) -> tuple[ChairmanResult, str | None, bool]:
-        self.r._progress.stage_started("chairman", 1)
-        ordered = sorted(voices, key=lambda s: s.label or "")
+    async def _stage3(self, seats: list[SeatResult]) -> None:
+        self.ctx.progress.stage_started("chairman", 1)
+        ordered = sorted(self.voices, key=lambda s: s.label or "")
         candidates = [Candidate(label=s.label or "", text=s.answer or "") for s in ordered]
         label_of = {s.seat_id: s.label or "" for s in seats}
-        ranked = [(label_of[e.seat_id], e.borda) for e in ranking]
+        ranked = [(label_of[e.seat_id], e.borda) for e in self.ranking]
         chairman = self.plan.chairman
         request = self._request(
             None, chairman, chairman_messages(self.prompt, self.plan.mode, candidates, ranked)
         )
         out = await self._call("chairman", "chairman", request, None)
         if out.result is not None:
-            return (
-                ChairmanResult(
-                    requested_model=chairman, resolved_model=out.result.resolved_model, status="ok"
-                ),
-                out.result.content,
-                False,
+            self.chairman = ChairmanResult(
+                requested_model=chairman, resolved_model=out.result.resolved_model, status="ok"
             )
-        top = self._seat(seats, ranking[0].seat_id) if ranking else ordered[0]
-        note = (
+            self.synthesis = out.result.content
+            return
+        top = _seat(seats, self.ranking[0].seat_id) if self.ranking else ordered[0]
+        self.chairman = ChairmanResult(
+            requested_model=chairman, status=out.record.status, error=out.record.error
+        )
+        self.synthesis = (
             f"> **Fallback, not a synthesis.** The chairman ({chairman}) failed: "
             f"{out.record.status}: {out.record.error}. Below is the top-ranked answer, "
             f"{top.label} (seat {top.seat_id}, {top.resolved_model}), unedited.\n\n"
-        )
-        return (
-            ChairmanResult(
-                requested_model=chairman, status=out.record.status, error=out.record.error
+        ) + (top.answer or "")
+        self.synthesis_is_fallback = True
+
+    # -- the result -----------------------------------------------------------------------
+
+    def assemble(self, *, interrupted: bool) -> SessionResult:
+        """The session as it stands. After an interruption: every finished call is kept,
+        calls in flight are recorded as cancelled, stages never reached are said so."""
+        seats = self.seats or [
+            seat_result(seat, self.answers[seat.seat_id])
+            if seat.seat_id in self.answers
+            else _cancelled_seat(seat)
+            for seat in self.plan.seats
+        ]
+        reviews = [review for _sid, review in self._ordered_reviews()]
+        notices = list(self.notices)
+        chairman = self.chairman
+        if interrupted:
+            missing = [v for v in self.voices if v.seat_id not in self.reviews]
+            if self.stage == "review" and missing:
+                reviews += [
+                    abstention(v, "cancelled: session interrupted", "cancelled") for v in missing
+                ]
+            if self.stage == "review" and self.reviews:
+                self._score(seats)  # the votes that were cast still count
+            if chairman is None:
+                chairman = ChairmanResult(
+                    requested_model=self.plan.chairman,
+                    status="cancelled",
+                    error="not called: session interrupted"
+                    if self.stage != "chairman"
+                    else "cancelled: session interrupted",
+                )
+            cancelled = sum(1 for c in self.calls if c.status == "cancelled")
+            done = len(self.calls) - cancelled
+            notices.append(
+                f"interrupted during the {self.stage} stage: {done} finished call(s) kept, "
+                f"{cancelled} in-flight call(s) recorded as cancelled"
+            )
+        assert chairman is not None
+        for seat in seats:
+            seat.cost_usd = sum_cost(c for c in self.calls if c.seat_id == seat.seat_id)
+        status = "interrupted" if interrupted else session_status(seats, reviews, chairman)
+        return SessionResult(
+            session_id=self.session_id,
+            created_at=self.created_at,
+            tier=self.plan.tier,
+            mode=self.plan.mode,
+            status=status,
+            gateway=self.ctx.gateway.kind,
+            prompt=self.prompt,
+            seats=seats,
+            ranking=self.ranking,
+            reviews=reviews,
+            chairman=chairman,
+            synthesis=self.synthesis,
+            synthesis_is_fallback=self.synthesis_is_fallback,
+            usage=UsageTotals(
+                prompt_tokens=sum(c.prompt_tokens for c in self.calls),
+                completion_tokens=sum(c.completion_tokens for c in self.calls),
+                cost_usd=sum_cost(self.calls) or 0.0,
             ),
-            note + (top.answer or ""),
-            True,
+            duplicate_policy=self.ctx.duplicate_policy,
+            notices=notices + failure_notices(seats, reviews, chairman),
+            calls=list(self.calls),
         )
 
-    @staticmethod
-    def _seat(seats: Sequence[SeatResult], seat_id: str) -> SeatResult:
-        return next(s for s in seats if s.seat_id == seat_id)
+
+def _shares_model(seat: SeatResult, seats: Sequence[SeatResult]) -> bool:
+    """Whether another answered seat resolved to exactly this seat's concrete model."""
+    return seat.resolved_model is not None and any(
+        other.seat_id != seat.seat_id
+        and other.status == "ok"
+        and other.resolved_model == seat.resolved_model
+        for other in seats
+    )
+
+
+def _cancelled_seat(seat: Seat) -> SeatResult:
+    return SeatResult(
+        seat_id=seat.seat_id,
+        requested_model=seat.requested_model,
+        variant=seat.variant,
+        min_coding_score=seat.min_coding_score,
+        status="cancelled",
+        error="cancelled: session interrupted before this seat answered",
+    )
+
+
+def _seat(seats: Sequence[SeatResult], seat_id: str) -> SeatResult:
+    return next(s for s in seats if s.seat_id == seat_id)

@@ -6,10 +6,20 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_council.gateway.router_metadata import RouterMetadata
+
 GatewayKind = Literal["openrouter", "sandbox"]
 # The outcome of one call, as recorded per seat; "ok" is success, the rest name a cause.
+# "cancelled": the call was in flight when the session was interrupted (Ctrl-C, a client).
 CallStatus = Literal[
-    "ok", "timeout", "rate_limited", "auth_error", "payment_required", "refused", "error"
+    "ok",
+    "timeout",
+    "rate_limited",
+    "auth_error",
+    "payment_required",
+    "refused",
+    "error",
+    "cancelled",
 ]
 
 
@@ -30,7 +40,8 @@ class CompletionRequest(BaseModel):
     tier: str | None = None
     min_coding_score: float | None = Field(default=None, ge=0, le=1)
     session_id: str | None = None
-    # Pin a Pareto seat to explicit models (OpenRouter's `models` list), e.g. a reroute.
+    # OpenRouter's `models`: fallbacks tried in order only after `model` fails (docs: Model
+    # Fallbacks). Never a pin: to get a given model, name it in `model`.
     models: tuple[str, ...] | None = None
     plugins: tuple[dict[str, Any], ...] = ()
     max_tokens: int | None = None
@@ -49,12 +60,16 @@ class Usage(BaseModel):
 
 
 class CompletionResult(BaseModel):
-    """A successful completion. ``resolved_model`` is the response's ``model`` field."""
+    """A successful completion. ``resolved_model`` is the response's ``model`` field.
+
+    ``resolved_model`` is None when a billed answer came back without naming its model:
+    the answer is kept (it was paid for) and the record says the model is unknown.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     requested_model: str
-    resolved_model: str
+    resolved_model: str | None
     generation_id: str | None
     content: str
     finish_reason: str | None
@@ -64,6 +79,8 @@ class CompletionResult(BaseModel):
     min_coding_score: float | None = None
     variant: str | None = None
     provider: str | None = None
+    # OpenRouter's own account of the routing (``openrouter_metadata``), when it sent one.
+    router: RouterMetadata | None = None
 
 
 class GatewayError(Exception):
@@ -156,6 +173,12 @@ class GatewayConnectionError(GatewayError):
     """The server could not be reached (refused, reset, DNS)."""
 
     retryable = True
+
+
+class CallCancelledError(GatewayError):
+    """The call was in flight when its session was cancelled (Ctrl-C, a client going away)."""
+
+    status: CallStatus = "cancelled"
 
 
 class GatewayConfigError(GatewayError):

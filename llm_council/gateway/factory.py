@@ -9,7 +9,7 @@ from typing import Literal
 
 import httpx
 
-from llm_council.config import CouncilConfig
+from llm_council.config import BASE_URL_ENV, CouncilConfig
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.gateway.openrouter import OpenRouterGateway
 from llm_council.registry import Registry
@@ -26,6 +26,21 @@ class GatewayChoiceResult:
     notice: str | None  # said once to the user when we fell back to the sandbox
 
 
+def check_base_url(url: str, where: str) -> None:
+    """``GatewayConfigError`` naming ``where`` unless ``url`` is an absolute http(s) URL."""
+    try:
+        parsed = httpx.URL(url)
+        problem = None
+        if parsed.scheme not in ("http", "https"):
+            problem = "it must start with http:// or https://"
+        elif not parsed.host:
+            problem = "it has no host"
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        problem = str(exc) or type(exc).__name__
+    if problem:
+        raise GatewayConfigError(f"{where} is not a usable URL ({url!r}): {problem}")
+
+
 def make_gateway(
     config: CouncilConfig,
     registry: Registry,
@@ -36,6 +51,18 @@ def make_gateway(
     """Build the gateway for ``choice``; ``openrouter`` without a key is an error, not a sandbox."""
     env = os.environ if env is None else env
     key = env.get(API_KEY_ENV, "").strip()
+    if key and not (key.isascii() and key.isprintable()):
+        # httpx would fail deep inside header encoding; never echo any part of the key.
+        raise GatewayConfigError(
+            f"{API_KEY_ENV} contains non-ASCII or control characters ({len(key)} characters); "
+            "copy the key again from https://openrouter.ai/keys"
+        )
+    where = (
+        BASE_URL_ENV
+        if env.get(BASE_URL_ENV, "").strip()
+        else f"gateway.base_url in {config.source}"
+    )
+    check_base_url(config.gateway.base_url, where)
     tier_scores = {t.value: s for t, s in config.pareto.tier_scores.items()}
     if choice == "openrouter" and not key:
         raise GatewayConfigError(

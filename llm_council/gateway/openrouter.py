@@ -16,7 +16,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import structlog
 from pydantic import SecretStr
 
 from llm_council.config import GatewaySettings
@@ -37,7 +36,14 @@ from llm_council.gateway.base import (
     UpstreamError,
     Usage,
 )
+from llm_council.gateway.router_metadata import (
+    METADATA_FIELD,
+    METADATA_HEADERS,
+    parse_router_metadata,
+)
+from llm_council.log import get_logger
 from llm_council.pareto import PARETO_PLUGIN_ID, parse_pareto_model
+from llm_council.redaction import redact, redact_deep, register_secret
 
 PARETO_TIER_SCORES: dict[str, float | None] = {
     "quick": 0.2,
@@ -48,7 +54,7 @@ PARETO_TIER_SCORES: dict[str, float | None] = {
 }
 DEFAULT_DEADLINE_S = 60.0
 
-_log = structlog.get_logger("llm_council.gateway")
+_log = get_logger("llm_council.gateway")
 
 _STATUS_ERRORS: dict[int, type[GatewayError]] = {
     400: BadRequestError,
@@ -129,6 +135,7 @@ class OpenRouterGateway:
         self._kind: GatewayKind = kind
         self._settings = settings
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        register_secret(self._key.get_secret_value())  # masked in every library log record
         self._tier_scores = dict(PARETO_TIER_SCORES if tier_scores is None else tier_scores)
         # A request's own deadline wins; else this argument, the config's call_timeout_s, 60 s.
         self._default_deadline_s = (
@@ -191,6 +198,11 @@ class OpenRouterGateway:
     async def complete(self, request: CompletionRequest) -> CompletionResult:
         """Run one completion with retries for retryable errors, inside a wall-clock deadline."""
         body = build_request_body(request, self._tier_scores)
+        headers = (
+            METADATA_HEADERS
+            if self._settings.router_metadata and parse_pareto_model(request.model)
+            else None
+        )
         deadline_s = request.deadline_s or self._default_deadline_s
         started = time.perf_counter()
         attempts = 0
@@ -199,7 +211,11 @@ class OpenRouterGateway:
                 while True:
                     attempts += 1
                     try:
-                        payload = await (self._stream(body) if request.stream else self._post(body))
+                        payload = await (
+                            self._stream(body, headers)
+                            if request.stream
+                            else self._post(body, headers)
+                        )
                         return self._result(request, body, payload, attempts, started)
                     except GatewayError as exc:
                         exc.attempts = attempts
@@ -212,6 +228,7 @@ class OpenRouterGateway:
                             model=request.model,
                             attempt=attempts,
                             error=type(exc).__name__,
+                            detail=str(exc),  # already masked: errors are built redacted
                             delay_s=round(delay, 3),
                         )
                         await self._sleep(delay)
@@ -252,15 +269,22 @@ class OpenRouterGateway:
             raise self._http_error(response.status_code, response.text, response.headers)
         return response
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        payload = self._json(await self._request("POST", "chat/completions", json=body))
+    async def _post(
+        self, body: dict[str, Any], headers: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        response = await self._request("POST", "chat/completions", json=body, headers=headers)
+        payload = self._json(response)
         self._raise_body_error(payload)
         return payload
 
-    async def _stream(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def _stream(
+        self, body: dict[str, Any], headers: Mapping[str, str] | None
+    ) -> dict[str, Any]:
         """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
         with self._transport_errors("streaming from"):
-            async with self._client.stream("POST", "chat/completions", json=body) as response:
+            async with self._client.stream(
+                "POST", "chat/completions", json=body, headers=headers
+            ) as response:
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
                     raise self._http_error(response.status_code, text, response.headers)
@@ -316,18 +340,12 @@ class OpenRouterGateway:
         )
 
     def _redact(self, text: str) -> str:
-        secret = self._key.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        """Mask the key, any 8+ character piece of it and key shapes (llm_council.redaction)."""
+        return redact(text, self._key.get_secret_value())
 
     def _redact_deep(self, value: Any) -> Any:
         """Redact the key from server-supplied data we keep (error metadata may echo it)."""
-        if isinstance(value, str):
-            return self._redact(value)
-        if isinstance(value, dict):
-            return {self._redact(str(k)): self._redact_deep(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._redact_deep(v) for v in value]
-        return value
+        return redact_deep(value, self._key.get_secret_value())
 
     def _result(
         self,
@@ -337,12 +355,10 @@ class OpenRouterGateway:
         attempts: int,
         started: float,
     ) -> CompletionResult:
-        resolved = payload.get("model")
+        # An answer without a `model` field was still generated and billed: keep it and
+        # record the model as unknown rather than retrying (retries are for no answer).
+        resolved = _str_or_none(payload.get("model")) or None
         choices = payload.get("choices")
-        if not isinstance(resolved, str) or not resolved:
-            raise MalformedResponseError(
-                "response has no 'model' field naming the model that answered"
-            )
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise MalformedResponseError("response has no 'choices'")
         message = choices[0].get("message") or {}
@@ -364,6 +380,7 @@ class OpenRouterGateway:
             min_coding_score=plugin["min_coding_score"] if plugin else None,
             variant=ref.variant if ref else None,
             provider=_str_or_none(payload.get("provider")),
+            router=parse_router_metadata(payload.get(METADATA_FIELD)),
         )
         if ref is not None:
             _log.info(
@@ -405,7 +422,7 @@ async def _assemble_stream(
         if not isinstance(chunk, dict):
             raise MalformedResponseError("stream chunk is not a JSON object")
         raise_body_error(chunk)
-        for key in ("id", "model", "provider", "usage"):
+        for key in ("id", "model", "provider", "usage", METADATA_FIELD):
             if chunk.get(key) is not None:
                 payload[key] = chunk[key]
         choices = chunk.get("choices") or []
