@@ -102,6 +102,7 @@ class Council:
             exclude_self_votes=self.config.council.exclude_self_votes,
             duplicate_policy=duplicate_policy or self.config.council.duplicate_policy,
             progress=progress,
+            judges=self.config.council.judges,
         )
 
         async def keep_interrupted(result: SessionResult) -> None:

@@ -130,6 +130,9 @@ class CouncilSettings(_Strict):
     mode: Mode = "coding"
     exclude_self_votes: bool = True
     duplicate_policy: DuplicatePolicy = "flag"
+    # Independent reviewers used when peer review alone would leave a voice without a vote
+    # (duplicates, collapse, two-seat councils); empty = the chairman model judges.
+    judges: tuple[str, ...] = ()
 
 
 class ParetoSettings(_Strict):

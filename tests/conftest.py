@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -43,6 +44,26 @@ def serve_asgi(app: Any) -> Iterator[str]:
 def asgi_server() -> Iterator[Callable[[Any], Any]]:
     """``with asgi_server(app) as base_url: ...`` inside a test."""
     yield serve_asgi
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every test gets empty user data/config/cache dirs and no key or store from the
+    developer's shell, so an overlay or store in someone's home cannot change results."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    monkeypatch.setenv("HOME", str(home))
+    for name in (
+        "OPENROUTER_API_KEY",
+        "OPENROUTER_BASE_URL",
+        "LLM_COUNCIL_CONFIG",
+        "LLM_COUNCIL_AUDITION_URL",
+        "LLM_COUNCIL_CHAIRMAN",
+        "LLM_COUNCIL_LOG_LEVEL",
+        *(n for n in os.environ if n.startswith("LLM_COUNCIL_MODELS_")),
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -189,9 +189,7 @@ def _cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
     return env
 
 
-def test_sigint_in_stage_two_exits_130_and_stores_the_interrupted_session(
-    tmp_path, slow_sandbox
-):
+def test_sigint_in_stage_two_exits_130_and_stores_the_interrupted_session(tmp_path, slow_sandbox):
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm_council", "run", "Write fizzbuzz.", "--json"],
         env=_cli_env(tmp_path, slow_sandbox),

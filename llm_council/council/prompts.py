@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from llm_council.council.verdict import VERDICT_INSTRUCTIONS
 from llm_council.gateway.base import ChatMessage
 
 _ANSWER_SYSTEM = {
@@ -93,7 +94,7 @@ def chairman_messages(
     user = (
         f"The user asked {task}.\n<question>\n{html.escape(prompt, quote=False)}\n</question>\n\n"
         f"Council answers:\n\n{blocks}\n\nAggregate peer ranking, best first:\n{order}\n\n"
-        "Write the final answer now."
+        f"Write the final answer now.\n\n{VERDICT_INSTRUCTIONS}"
     )
     return (
         ChatMessage(role="system", content=CHAIRMAN_SYSTEM),

@@ -79,6 +79,7 @@ class SeatResult(BaseModel):
     label: str | None = None
     borda: float | None = None
     votes: int = 0
+    borda_peers: float | None = None  # Borda from seat reviewers only (judges left out)
     duplicate_of: list[str] = Field(default_factory=list)
     duplicate_kind: Literal["exact", "family"] | None = None
     flags: list[DuplicateFlag] = Field(default_factory=list)
@@ -102,13 +103,34 @@ class RankingEntry(BaseModel):
 
 
 class ReviewResult(BaseModel):
-    reviewer_seat: str
+    reviewer_seat: str  # a seat id, or "judge1".. for an independent judge
     resolved_model: str | None
     ranking: list[str]  # seat ids, best first, only the votes that counted
     abstained: bool
     parse: ParseKind
     status: CallStatus = "ok"
     error: str | None = None
+    judge: bool = False  # an independent reviewer, not a seat (see council.judges)
+    requested_model: str | None = None  # the judge's model; seats' are on the seat
+    order: list[str] = Field(default_factory=list)  # seat ids in the order shown, first first
+
+
+Confidence = Literal["high", "medium", "low"]
+
+
+class Disagreement(BaseModel):
+    point: str
+    seats: dict[str, str]  # seat id -> that seat's position
+
+
+class Verdict(BaseModel):
+    """The chairman's structured account next to its synthesis (seat ids, not labels)."""
+
+    consensus: list[str] = Field(default_factory=list)
+    disagreements: list[Disagreement] = Field(default_factory=list)
+    blind_spots: list[str] = Field(default_factory=list)
+    confidence: Confidence | None = None
+    built_on: list[str] = Field(default_factory=list)
 
 
 class ChairmanResult(BaseModel):
@@ -140,6 +162,7 @@ class SessionResult(BaseModel):
     chairman: ChairmanResult
     synthesis: str | None = None
     synthesis_is_fallback: bool = False
+    verdict: Verdict | None = None  # None, with a notice saying why, when there is none
     usage: UsageTotals = Field(default_factory=UsageTotals)
     duplicate_policy: Literal["flag", "collapse", "reroute"] = "flag"
     notices: list[str] = Field(default_factory=list)

@@ -46,9 +46,12 @@ from llm_council.council.result import (
     SessionResult,
     Stage,
     UsageTotals,
+    Verdict,
 )
+from llm_council.council.verdict import parse_verdict
 from llm_council.gateway.base import (
     CallCancelledError,
+    CallStatus,
     CallTimeoutError,
     ChatMessage,
     CompletionRequest,
@@ -99,6 +102,7 @@ class RunContext:
     exclude_self_votes: bool
     duplicate_policy: DuplicatePolicy
     progress: ProgressListener
+    judges: tuple[str, ...]  # independent reviewers; empty = the chairman model
 
 
 class SessionRunner:
@@ -112,6 +116,7 @@ class SessionRunner:
         exclude_self_votes: bool = True,
         duplicate_policy: DuplicatePolicy = "flag",
         progress: ProgressListener | None = None,
+        judges: Sequence[str] = (),
     ) -> None:
         self._context = RunContext(
             gateway=gateway,
@@ -119,6 +124,7 @@ class SessionRunner:
             exclude_self_votes=exclude_self_votes,
             duplicate_policy=duplicate_policy,
             progress=progress or _NoProgress(),
+            judges=tuple(judges),
         )
 
     async def run(
@@ -165,7 +171,10 @@ class _Run:
         self.seats: list[SeatResult] | None = None
         self.voices: list[SeatResult] = []
         self.reviews: dict[str, ReviewResult] = {}
+        self.reviewers: list[str] = []  # seat ids, then judge ids, in the order asked
+        self.ballot_size: dict[str, int] = {}  # how many answers each reviewer could rank
         self.ranking: list[RankingEntry] = []
+        self.verdict: Verdict | None = None
         self.chairman: ChairmanResult | None = None
         self.synthesis: str | None = None
         self.synthesis_is_fallback = False
@@ -334,40 +343,77 @@ class _Run:
         return [s for s in answered if s.seat_id not in hidden]
 
     async def _stage2(self, seats: list[SeatResult]) -> None:
+        """Every voice reviews the others; judges step in when that leaves an answer unranked.
+
+        Labels are fixed per answer (one shuffle seeded by the session id); each reviewer
+        sees the answers in its own rotation of that order, so across reviewers every
+        answer takes every position once and position bias cancels out.
+        """
         shuffled = list(self.voices)
         random.Random(self.session_id).shuffle(shuffled)
         for index, seat in enumerate(shuffled):
             seat.label = stage_label(index)
-        self.ctx.progress.stage_started("review", len(self.voices))
+        judges = self._judges_needed()
+        self.reviewers = [v.seat_id for v in self.voices] + [j for j, _ in judges]
+        self.ctx.progress.stage_started("review", len(self.reviewers))
 
-        async def review(reviewer: SeatResult) -> None:
-            self.reviews[reviewer.seat_id] = await self._review(reviewer, shuffled)
+        async def review(reviewer: SeatResult, order: list[SeatResult]) -> None:
+            self.reviews[reviewer.seat_id] = await self._review(reviewer, order)
+
+        async def judge(judge_id: str, model: str, order: list[SeatResult]) -> None:
+            self.reviews[judge_id] = await self._judge(judge_id, model, order)
 
         async with asyncio.TaskGroup() as group:
-            for reviewer in self.voices:
-                group.create_task(review(reviewer))
+            for index, reviewer in enumerate(self.voices):
+                group.create_task(review(reviewer, _rotated(shuffled, index)))
+            for offset, (judge_id, model) in enumerate(judges, start=len(self.voices)):
+                group.create_task(judge(judge_id, model, _rotated(shuffled, offset)))
         self._score(seats)
 
+    def _judges_needed(self) -> list[tuple[str, str]]:
+        """(judge id, model) pairs when peer review alone would leave an answer unranked:
+        a reviewer left with fewer than two answers it may rank, or a voice nobody may rank."""
+        if len(self.voices) < 2:
+            return []
+        rankable = [self._allowed(v, self.voices, None) for v in self.voices]
+        asked = [allowed for allowed in rankable if len(allowed) >= 2]
+        covered = {c.seat_id for allowed in asked for c in allowed}
+        if len(asked) == len(self.voices) and covered == {v.seat_id for v in self.voices}:
+            return []
+        models = self.ctx.judges or (self.plan.chairman,)
+        reason = "a duplicate left some answers without a reviewer"
+        self.notices.append(
+            f"judges added to stage 2 ({', '.join(models)}): {reason}; their reviews are "
+            "marked judge: true"
+        )
+        return [(f"judge{n}", model) for n, model in enumerate(models, start=1)]
+
     def _score(self, seats: list[SeatResult]) -> None:
-        """Borda over the reviews that exist (all of them, or those done before an interrupt)."""
-        shuffled = sorted(self.voices, key=lambda s: s.label or "")
-        ballots = []
-        for reviewer_id, review in self._ordered_reviews():
-            reviewer = _seat(seats, reviewer_id)
-            allowed = self._allowed(reviewer, shuffled, review.resolved_model)
-            ballots.append((review.ranking, len(allowed)))
-        scores = borda(ballots, tie_order=[s.seat_id for s in shuffled])
+        """Borda over the reviews that exist (all of them, or those done before an interrupt),
+        with judges and, separately, from the seats' own reviews only."""
+        tie_order = [s.seat_id for s in sorted(self.voices, key=lambda s: s.label or "")]
+        reviews = self._ordered_reviews()
+        ballots = [(r.ranking, self.ballot_size.get(rid, 0)) for rid, r in reviews]
+        scores = borda(ballots, tie_order=tie_order)
+        peers = {
+            s.seat_id: s.borda
+            for s in borda(
+                [(r.ranking, self.ballot_size.get(rid, 0)) for rid, r in reviews if not r.judge],
+                tie_order=tie_order,
+            )
+        }
         for score in scores:
             seat = _seat(seats, score.seat_id)
             seat.borda, seat.votes = round(score.borda, 6), score.votes
+            peer = peers.get(score.seat_id)
+            seat.borda_peers = round(peer, 6) if peer is not None else None
         self._share_collapsed(seats)
         self.ranking = [
             RankingEntry(seat_id=s.seat_id, borda=round(s.borda, 6), votes=s.votes) for s in scores
         ]
 
     def _ordered_reviews(self) -> list[tuple[str, ReviewResult]]:
-        order = [v.seat_id for v in self.voices]
-        return [(sid, self.reviews[sid]) for sid in order if sid in self.reviews]
+        return [(rid, self.reviews[rid]) for rid in self.reviewers if rid in self.reviews]
 
     def _allowed(
         self, reviewer: SeatResult, candidates: Sequence[SeatResult], stage2_model: str | None
@@ -382,8 +428,8 @@ class _Run:
             and not (self.ctx.exclude_self_votes and c.resolved_model in own_models)
         ]
 
-    async def _review(self, reviewer: SeatResult, shuffled: list[SeatResult]) -> ReviewResult:
-        allowed = self._allowed(reviewer, shuffled, None)
+    async def _review(self, reviewer: SeatResult, order: list[SeatResult]) -> ReviewResult:
+        allowed = self._allowed(reviewer, order, None)
         if len(allowed) < 2:
             return abstention(
                 reviewer, "not asked: fewer than two answers it may rank (own model excluded)"
@@ -406,6 +452,7 @@ class _Run:
             duplicates.apply_flags([reviewer], {reviewer.seat_id: [flag]})
         # Drop votes for answers written by the model the reviewer turned out to be at stage 2.
         permitted = {c.label: c.seat_id for c in self._allowed(reviewer, allowed, resolved)}
+        self.ballot_size[reviewer.seat_id] = len(permitted)
         parsed = parse_ranking(out.result.content, list(permitted))
         return ReviewResult(
             reviewer_seat=reviewer.seat_id,
@@ -413,6 +460,51 @@ class _Run:
             ranking=[permitted[label] for label in parsed.labels],
             abstained=parsed.abstained,
             parse=parsed.parse,
+            order=[c.seat_id for c in allowed],
+        )
+
+    async def _judge(self, judge_id: str, model: str, order: list[SeatResult]) -> ReviewResult:
+        """An independent reviewer ranks the answers anonymised, never one its model wrote."""
+
+        def own(models: set[str]) -> list[SeatResult]:
+            return [
+                c for c in order if not (self.ctx.exclude_self_votes and c.resolved_model in models)
+            ]
+
+        def abstain(error: str | None, status: CallStatus = "ok") -> ReviewResult:
+            return ReviewResult(
+                reviewer_seat=judge_id,
+                resolved_model=None,
+                ranking=[],
+                abstained=True,
+                parse="none",
+                status=status,
+                error=error,
+                judge=True,
+                requested_model=model,
+            )
+
+        allowed = own({model})
+        if len(allowed) < 2:
+            return abstain(f"not asked: {model} wrote all but one of the answers")
+        candidates = [Candidate(label=c.label or "", text=c.answer or "") for c in allowed]
+        request = self._request(None, model, review_messages(self.prompt, candidates))
+        out = await self._call("judge", judge_id, request, None)
+        if out.result is None:
+            return abstain(out.record.error, out.record.status)
+        resolved = out.result.resolved_model
+        permitted = {c.label: c.seat_id for c in own({m for m in (model, resolved) if m})}
+        self.ballot_size[judge_id] = len(permitted)
+        parsed = parse_ranking(out.result.content, list(permitted))
+        return ReviewResult(
+            reviewer_seat=judge_id,
+            resolved_model=resolved,
+            ranking=[permitted[label] for label in parsed.labels],
+            abstained=parsed.abstained,
+            parse=parsed.parse,
+            judge=True,
+            requested_model=model,
+            order=[c.seat_id for c in allowed],
         )
 
     def _share_collapsed(self, seats: list[SeatResult]) -> None:
@@ -440,7 +532,12 @@ class _Run:
             self.chairman = ChairmanResult(
                 requested_model=chairman, resolved_model=out.result.resolved_model, status="ok"
             )
-            self.synthesis = out.result.content
+            parsed = parse_verdict(
+                out.result.content, {s.label: s.seat_id for s in ordered if s.label}
+            )
+            self.synthesis, self.verdict = parsed.synthesis, parsed.verdict
+            if parsed.problem:
+                self.notices.append(f"no verdict: {parsed.problem}")
             return
         top = _seat(seats, self.ranking[0].seat_id) if self.ranking else ordered[0]
         self.chairman = ChairmanResult(
@@ -452,6 +549,7 @@ class _Run:
             f"{top.label} (seat {top.seat_id}, {top.resolved_model}), unedited.\n\n"
         ) + (top.answer or "")
         self.synthesis_is_fallback = True
+        self.notices.append("no verdict: the chairman failed")
 
     # -- the result -----------------------------------------------------------------------
 
@@ -493,6 +591,10 @@ class _Run:
         for seat in seats:
             seat.cost_usd = sum_cost(c for c in self.calls if c.seat_id == seat.seat_id)
         status = "interrupted" if interrupted else session_status(seats, reviews, chairman)
+        if not interrupted and len(self.voices) >= 2 and not any(e.votes for e in self.ranking):
+            # Peer review is part of the product: a session without it is not complete.
+            status = "partial" if status == "ok" else status
+            notices.append("stage 2 produced no ranking: no review could rank the answers")
         return SessionResult(
             session_id=self.session_id,
             created_at=self.created_at,
@@ -507,6 +609,7 @@ class _Run:
             chairman=chairman,
             synthesis=self.synthesis,
             synthesis_is_fallback=self.synthesis_is_fallback,
+            verdict=self.verdict,
             usage=UsageTotals(
                 prompt_tokens=sum(c.prompt_tokens for c in self.calls),
                 completion_tokens=sum(c.completion_tokens for c in self.calls),
@@ -526,6 +629,14 @@ def _shares_model(seat: SeatResult, seats: Sequence[SeatResult]) -> bool:
         and other.resolved_model == seat.resolved_model
         for other in seats
     )
+
+
+def _rotated(order: Sequence[SeatResult], shift: int) -> list[SeatResult]:
+    """``order`` rotated left by ``shift``: row ``shift`` of a cyclic Latin square."""
+    if not order:
+        return []
+    shift %= len(order)
+    return [*order[shift:], *order[:shift]]
 
 
 def _cancelled_seat(seat: Seat) -> SeatResult:
