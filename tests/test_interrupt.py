@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from llm_council.api import Council
 from llm_council.audition.logger import AuditionLogger
 from llm_council.audition.store import AuditionStore
 from llm_council.council.result import SessionResult

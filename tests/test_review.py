@@ -55,7 +55,7 @@ async def test_configured_judges_replace_the_chairman():
     config = make_config(
         {"balanced": DUPLICATE_POOL}, council={"judges": ["x-ai/grok-4.3", "google/gemini-3-pro"]}
     )
-    council, app = sandbox_council(config)
+    council, _ = sandbox_council(config)
     result = await council.run(PROMPT, "balanced")
     await council.aclose()
     judges = {r.reviewer_seat: r.requested_model for r in result.reviews if r.judge}
