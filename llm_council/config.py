@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from llm_council.defaults import shipped_file
+from llm_council.pareto import PARETO_TIER_SCORES
 
 CONFIG_FILENAME = "unified_config.yaml"
 CONFIG_ENV = "LLM_COUNCIL_CONFIG"
@@ -84,13 +85,7 @@ def _check_score(value: float | None) -> float | None:
 
 # A Pareto min_coding_score: a number in [0, 1], or None for "omit the plugin".
 Score = Annotated[float | None, BeforeValidator(_not_bool), AfterValidator(_check_score)]
-DEFAULT_TIER_SCORES: dict[str, float | None] = {
-    "quick": 0.2,
-    "balanced": 0.5,
-    "high": 0.8,
-    "reasoning": 0.9,
-    "frontier": None,
-}
+DEFAULT_TIER_SCORES = PARETO_TIER_SCORES  # owned by the Pareto rules (llm_council.pareto)
 
 
 class PoolEntry(_Strict):

@@ -7,7 +7,7 @@ prediction and the simulated router cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from llm_council.registry import Band, ModelEntry, Registry
@@ -16,6 +16,15 @@ PARETO_MODEL_ID = "openrouter/pareto-code"
 PARETO_PLUGIN_ID = "pareto-router"
 PARETO_VARIANTS = frozenset({"nitro"})
 MAX_FALLBACKS = 2
+# min_coding_score a Pareto seat sends per council tier (ADR-043); None omits the plugin so
+# the router uses its strongest default. The one definition: config defaults come from here.
+PARETO_TIER_SCORES: dict[str, float | None] = {
+    "quick": 0.2,
+    "balanced": 0.5,
+    "high": 0.8,
+    "reasoning": 0.9,
+    "frontier": None,
+}
 
 # When a whole band is unavailable the router steps to the next-closest band; on a tie
 # we prefer the stronger neighbour so quality does not silently drop.
@@ -45,6 +54,23 @@ def parse_pareto_model(model_id: str) -> ParetoModelRef | None:
 
 def is_pareto_model(model_id: str) -> bool:
     return parse_pareto_model(model_id) is not None
+
+
+def pareto_score(
+    model: str,
+    tier: str | None,
+    override: float | None,
+    tier_scores: Mapping[str, float | None] = PARETO_TIER_SCORES,
+) -> float | None:
+    """The min_coding_score a call sends: the seat's override, else the tier's score.
+
+    None for a non-Pareto model, and for a Pareto seat whose tier omits the score (frontier).
+    """
+    if parse_pareto_model(model) is None:
+        return None
+    if override is not None:
+        return override
+    return tier_scores.get(tier) if tier else None
 
 
 def band_for_score(registry: Registry, score: float | None) -> Band:

@@ -55,6 +55,11 @@ class ScriptedServer:
         self.replies = list(replies) or [Reply(body=completion())]
         self.log: list[dict[str, Any]] = []
 
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies received, in order (like ``SandboxApp.requests``)."""
+        return [entry["json"] for entry in self.log if entry["json"] is not None]
+
     def queue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 

@@ -255,7 +255,25 @@ async def test_request_log_keeps_every_json_body_in_order(make: Any) -> None:
         await client.post("chat/completions", json=body)
     await client.post("chat/completions", content=b"{not json")
     await client.get("models")
-    assert app.requests == bodies
+    assert list(app.requests) == bodies
+
+
+async def test_request_log_is_bounded_to_the_newest_bodies(make: Any) -> None:
+    """Issue #16: a long-running sandbox must not keep every prompt it was sent."""
+    app, client = await make(request_log=3)
+    bodies = [{"model": "openai/gpt-5.4", "messages": MSG, "max_tokens": n} for n in range(1, 9)]
+    for body in bodies:
+        await client.post("chat/completions", json=body)
+    assert list(app.requests) == bodies[-3:]
+    quiet, client = await make(request_log=0)
+    assert (await client.post("chat/completions", json=bodies[0])).status_code == 200
+    assert len(quiet.requests) == 0
+    default, client = await make()
+    assert default.requests.maxlen == 1000
+    with pytest.raises(ValueError, match="request_log"):
+        SandboxOptions(request_log=-1)
+    with pytest.raises(ValueError, match="sticky"):
+        SandboxOptions(sticky_ttl_s=0)
 
 
 async def test_latency_is_per_model_and_zero_means_no_wait(make: Any) -> None:

@@ -1,4 +1,9 @@
-"""The sandbox's Pareto Router: bands, in-band order, fallbacks, outages, stickiness, pinning.
+"""The sandbox's Pareto Router: bands, in-band order, fallbacks, outages, stickiness, plugin.
+
+``models`` is OpenRouter's fallback list after ``model`` (docs: "Model Fallbacks"), never a
+pin; the Pareto rules are the docs' ("Pareto Router"): a tier by score, the cheapest
+available member, up to two same-tier fallbacks, a neighbouring tier only when the whole
+tier is unavailable.
 
 Driven through the ASGI app over HTTP, the way the gateway sees it. Band membership and
 prices come from the shipped registry (models/registry.yaml); blended price is
@@ -10,11 +15,15 @@ prices come from the shipped registry (models/registry.yaml); blended price is
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llm_council.registry import Registry, load_registry
 from llm_council.sandbox import Fault, SandboxApp, SandboxOptions, create_app
@@ -55,8 +64,10 @@ class Sandbox:
         return response.json()["model"]
 
 
-async def _sandbox(registry: Registry = REGISTRY) -> AsyncIterator[Sandbox]:
-    app = create_app(registry, SandboxOptions(latency_ms=0))
+async def _sandbox(
+    registry: Registry = REGISTRY, app: SandboxApp | None = None
+) -> AsyncIterator[Sandbox]:
+    app = app or create_app(registry, SandboxOptions(latency_ms=0))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox/api/v1/") as c:
         yield Sandbox(app, c)
@@ -199,51 +210,226 @@ async def test_bad_score_is_a_400(sb: Sandbox, score: Any) -> None:
 
 
 async def test_the_plugin_is_ignored_on_a_named_model(sb: Sandbox) -> None:
-    body = {"model": "openai/gpt-5.4", "messages": MSG, "plugins": pareto(7)["plugins"]}
+    body = {"model": "openai/gpt-5.4", "messages": MSG, "plugins": pareto(0.1)["plugins"]}
     assert await sb.model(body) == "openai/gpt-5.4"
 
 
+async def test_bad_score_is_a_400_even_on_a_named_model(sb: Sandbox) -> None:
+    """CHOICE (ADR-007): the plugin is validated like a schema, whatever the model."""
+    body = {"model": "openai/gpt-5.4", "messages": MSG, "plugins": pareto(7)["plugins"]}
+    response = await sb.post(body)
+    assert response.status_code == 400 and "min_coding_score" in response.text
+
+
+@pytest.mark.parametrize(("enabled", "score"), [(False, 0.1), (False, None)])
+async def test_disabled_plugin_means_the_default_high_tier(
+    sb: Sandbox, enabled: bool, score: float | None
+) -> None:
+    """Docs: SDK ParetoRouterPlugin ("Set to false to disable the pareto-router plugin for
+    this request"; omitted score: "the router default tier") and "Pareto Router" (the
+    default is the strongest / High tier)."""
+    plugin: dict[str, Any] = {"id": "pareto-router", "enabled": enabled}
+    if score is not None:
+        plugin["min_coding_score"] = score
+    assert await sb.model({**pareto(), "plugins": [plugin]}) == HIGH_CHEAPEST
+    plugin["enabled"] = True
+    expected = LOW_CHEAPEST if score is not None else HIGH_CHEAPEST
+    assert await sb.model({**pareto(), "plugins": [plugin]}) == expected
+
+
+@pytest.mark.parametrize("enabled", ["false", 0, None, [False]])
+async def test_non_boolean_enabled_is_a_400(sb: Sandbox, enabled: Any) -> None:
+    """CHOICE (ADR-007): the SDK types ``enabled`` as a boolean; anything else is refused."""
+    plugin = {"id": "pareto-router", "enabled": enabled, "min_coding_score": 0.1}
+    response = await sb.post({**pareto(), "plugins": [plugin]})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == 400 and "enabled" in response.text
+
+
+async def test_unknown_plugin_fields_and_plugins_are_ignored(sb: Sandbox) -> None:
+    """Docs: SDK ParetoRouterPlugin (``id``, ``enabled``, ``min_coding_score``); the rest is
+    additive and ignored, as are other plugins' entries."""
+    plugins = [
+        {"id": "web", "max_results": 3},
+        {"id": "pareto-router", "min_coding_score": 0.1, "future_knob": {"x": [1, 2]}},
+    ]
+    assert await sb.model({**pareto(), "plugins": plugins}) == LOW_CHEAPEST
+
+
+async def test_nan_score_is_a_400(sb: Sandbox) -> None:
+    raw = json.dumps(pareto(0.5)).replace("0.5", "NaN")
+    response = await sb.client.post(
+        "chat/completions", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "min_coding_score" in response.text
+
+
 async def test_session_stickiness(sb: Sandbox) -> None:
+    """Docs: "Pareto Router" (session stickiness keeps a session on the same model when it
+    can) and "Prompt Caching" (the sticky endpoint is the one that last served; when it is
+    unavailable the router falls back). CHOICE (ADR-007): stickiness moves with the answer."""
     sb.app.set_fault(MINI, Fault(kind="unavailable"))
     assert await sb.model(pareto(0.5, session_id="run1:s3")) == KIMI
     sb.app.clear_faults()
-    # The session stays on its first model; a new session takes the cheapest again.
+    # The session stays on its model; a new session takes the cheapest again.
     assert await sb.model(pareto(0.5, session_id="run1:s3")) == KIMI
     assert await sb.model(pareto(0.5, session_id="run2:s3")) == MINI
     assert await sb.model(pareto(0.5)) == MINI
-    # Another band for the same session routes normally...
-    assert await sb.model(pareto(0.9, session_id="run1:s3")) == HIGH_CHEAPEST
-    # ...the sticky model down moves the session within the band, and back once it heals.
+    assert await sb.model(pareto(0.5, session_id="run1:s3", nitro=True)) == GROK  # own key
+    # The sticky model down: the cascade serves, and the session moves to what served it...
     sb.app.set_fault(KIMI, Fault(kind="unavailable"))
     assert await sb.model(pareto(0.5, session_id="run1:s3")) == MINI
     sb.app.clear_faults()
-    assert await sb.model(pareto(0.5, session_id="run1:s3")) == KIMI
+    # ...and stays there once KIMI is back.
+    assert await sb.model(pareto(0.5, session_id="run1:s3")) == MINI
+    # Another band for the same session routes afresh (and the session follows it).
+    assert await sb.model(pareto(0.9, session_id="run1:s3")) == HIGH_CHEAPEST
 
 
-async def test_sticky_model_with_a_transient_fault_falls_back_for_that_request(
-    sb: Sandbox,
-) -> None:
+async def test_sticky_model_with_a_transient_fault_moves_the_session(sb: Sandbox) -> None:
     assert await sb.model(pareto(0.5, session_id="x")) == MINI
     sb.app.set_fault(MINI, Fault(kind="status", status=502, times=1))
     assert await sb.model(pareto(0.5, session_id="x")) == KIMI
-    assert await sb.model(pareto(0.5, session_id="x")) == MINI
+    assert await sb.model(pareto(0.5, session_id="x")) == KIMI  # healed MINI does not win it back
+    assert await sb.model(pareto(0.5, session_id="y")) == MINI
 
 
-async def test_models_pins_the_candidates_in_order(sb: Sandbox) -> None:
-    assert await sb.model(pareto(0.5, models=[GROK])) == GROK
-    # Any registry model may be pinned, on or off the shortlist.
-    assert await sb.model(pareto(0.5, models=["openai/gpt-5.4", GROK])) == "openai/gpt-5.4"
+async def test_sticky_sessions_expire_after_the_idle_ttl() -> None:
+    """Docs: "Prompt Caching" ("Sticky sessions expire after 10 minutes of inactivity")."""
+    now = [1000.0]
+    app = create_app(REGISTRY, SandboxOptions(latency_ms=0), clock=lambda: now[0])
+    async for sb in _sandbox(app=app):
+        sb.app.set_fault(MINI, Fault(kind="unavailable", times=1))
+        assert await sb.model(pareto(0.5, session_id="s")) == KIMI
+        now[0] += 599  # activity inside the TTL refreshes it
+        assert await sb.model(pareto(0.5, session_id="s")) == KIMI
+        now[0] += 599
+        assert await sb.model(pareto(0.5, session_id="s")) == KIMI
+        now[0] += 601  # idle past 10 minutes: the session routes afresh
+        assert await sb.model(pareto(0.5, session_id="s")) == MINI
+        assert sb.app.sticky_sessions == 1
+
+
+async def test_sticky_sessions_are_capped_least_recently_used_first() -> None:
+    """CHOICE (ADR-007): at most ``sticky_max`` sessions are kept; the oldest go first."""
+    app = create_app(REGISTRY, SandboxOptions(latency_ms=0, sticky_max=2))
+    async for sb in _sandbox(app=app):
+        sb.app.set_fault(MINI, Fault(kind="unavailable"))
+        for session in ("a", "b"):
+            assert await sb.model(pareto(0.5, session_id=session)) == KIMI
+        sb.app.clear_faults()
+        assert await sb.model(pareto(0.5, session_id="a")) == KIMI  # "a" is now the newest
+        assert await sb.model(pareto(0.5, session_id="c")) == MINI  # evicts "b"
+        assert sb.app.sticky_sessions == 2
+        assert await sb.model(pareto(0.5, session_id="b")) == MINI  # forgotten
+        assert await sb.model(pareto(0.5, session_id="c")) == MINI
+        for n in range(50):
+            await sb.post(pareto(0.5, session_id=f"many-{n}"))
+        assert sb.app.sticky_sessions == 2
+
+
+async def test_models_are_fallbacks_never_a_pin(sb: Sandbox) -> None:
+    """Docs: "Model Fallbacks" — ``models`` is tried only after ``model`` returns an error."""
+    # A working `model` answers; the fallbacks are never used.
+    assert await sb.model(pareto(0.5, models=[GROK])) == MINI
+    assert await sb.model(pareto(0.5, models=["openai/gpt-5.4", GROK])) == MINI
+    assert await sb.model({"model": SONNET, "messages": MSG, "models": [GROK]}) == SONNET
+    # The named model fails: the fallbacks in order.
     sb.app.set_fault(SONNET, Fault(kind="status", status=502))
-    assert await sb.model(pareto(0.5, models=[SONNET, GROK])) == GROK
+    assert await sb.model({"model": SONNET, "messages": MSG, "models": [GROK, KIMI]}) == GROK
+    sb.app.set_fault(SONNET, Fault(kind="unavailable"))
+    assert await sb.model({"model": SONNET, "messages": MSG, "models": [GROK]}) == GROK
+
+
+async def test_the_pareto_cascade_comes_before_the_models_list(sb: Sandbox) -> None:
+    """Docs: "Pareto Router" (the router's own fallbacks), then "Model Fallbacks"."""
+    fallback = "openai/gpt-5.4"
+    sb.app.set_fault(MINI, Fault(kind="status", status=503))
+    assert await sb.model(pareto(0.5, models=[fallback])) == KIMI  # a sibling first
+    sb.app.set_band_outage("medium")
+    assert await sb.model(pareto(0.5, models=[fallback])) == HIGH_CHEAPEST  # then a neighbour
+    sb.app.clear_faults()
+    for model in (MINI, KIMI, GROK):  # primary and both siblings fail: the router gives up
+        sb.app.set_fault(model, Fault(kind="status", status=502))
+    assert await sb.model(pareto(0.5, models=[fallback])) == fallback
+    for band in ("high", "medium", "low"):  # the router has nothing at all
+        sb.app.set_band_outage(band)
+    assert await sb.model(pareto(0.5, models=[fallback])) == fallback
+
+
+@pytest.mark.parametrize(
+    ("fault", "falls_back"),
+    [
+        (Fault(kind="status", status=400, message="context length exceeded"), True),
+        (Fault(kind="status", status=403, message="flagged by moderation"), True),
+        (Fault(kind="status", status=408), True),
+        (Fault(kind="status", status=429), True),
+        (Fault(kind="status", status=502), True),
+        (Fault(kind="error_body"), True),
+        (Fault(kind="status", status=401), False),
+        (Fault(kind="status", status=402), False),
+        (Fault(kind="truncated"), False),
+    ],
+    ids=lambda v: v if isinstance(v, bool) else f"{v.kind}-{v.status}",
+)
+async def test_which_errors_trigger_the_models_fallbacks(
+    sb: Sandbox, fault: Fault, falls_back: bool
+) -> None:
+    """Docs: "Model Fallbacks" (any error, incl. context length, moderation, rate limits,
+    downtime). CHOICE (ADR-007): not 401/402 (key or account) nor a response already begun."""
+    sb.app.set_fault(SONNET, fault)
+    response = await sb.post({"model": SONNET, "messages": MSG, "models": [GROK]})
+    if falls_back:
+        assert response.status_code == 200 and response.json()["model"] == GROK
+    else:  # the primary's own failure comes back untouched
+        assert response.status_code == (fault.status if fault.kind == "status" else 200)
+        assert GROK not in response.text
+
+
+async def test_a_down_fallback_is_skipped_and_the_last_error_returns(sb: Sandbox) -> None:
+    """Docs: "Model Fallbacks" ("If the fallback model is down or returns an error,
+    OpenRouter will return that error")."""
+    body = {"model": SONNET, "messages": MSG, "models": [KIMI, GROK]}
+    sb.app.set_fault(SONNET, Fault(kind="status", status=502))
+    sb.app.set_fault(KIMI, Fault(kind="unavailable"))
+    assert await sb.model(body) == GROK
+    sb.app.set_fault(GROK, Fault(kind="status", status=503, message="last one down"))
+    failed = await sb.post(body)
+    assert failed.status_code == 503
+    assert failed.json()["error"] == {
+        "code": 503,
+        "message": "last one down",
+        "metadata": {"provider_name": "x-ai"},
+    }
     sb.app.set_fault(GROK, Fault(kind="unavailable"))
-    down = await sb.post(pareto(0.5, models=[GROK]))
+    down = await sb.post(body)
     assert down.status_code == 503
-    unknown = await sb.post(pareto(0.5, models=["nobody/nothing-1"]))
-    assert unknown.status_code == 400 and "not a valid model ID" in unknown.text
-    assert (await sb.post(pareto(0.5, models=[]))).status_code == 400
+    assert down.json()["error"]["message"] == f"no available provider for {GROK}"
 
 
-async def test_pinning_does_not_make_a_session_sticky(sb: Sandbox) -> None:
+async def test_models_without_model_uses_the_first_entry_as_primary(sb: Sandbox) -> None:
+    """Docs: "Model Fallbacks" ("Provide an array of model IDs in priority order")."""
+    assert await sb.model({"models": [SONNET, GROK], "messages": MSG}) == SONNET
+    sb.app.set_fault(SONNET, Fault(kind="status", status=429))
+    assert await sb.model({"models": [SONNET, GROK], "messages": MSG}) == GROK
+
+
+@pytest.mark.parametrize(
+    ("models", "needle"),
+    [
+        (["nobody/nothing-1"], "not a valid model ID"),
+        ([], "non-empty list"),
+        ("x-ai/grok-4.3", "non-empty list"),
+        (["openrouter/pareto-code"], "concrete"),  # CHOICE (ADR-007)
+    ],
+)
+async def test_bad_models_lists_are_a_400(sb: Sandbox, models: Any, needle: str) -> None:
+    response = await sb.post(pareto(0.5, models=models))
+    assert response.status_code == 400 and needle in response.json()["error"]["message"]
+
+
+async def test_a_fallback_answer_does_not_make_a_session_sticky(sb: Sandbox) -> None:
+    sb.app.set_fault("openrouter/pareto-code", Fault(kind="status", status=503, times=1))
     assert await sb.model(pareto(0.5, session_id="p", models=[GROK])) == GROK
     assert await sb.model(pareto(0.5, session_id="p")) == MINI
 
@@ -261,11 +447,6 @@ async def test_named_models_answer_as_themselves_with_their_own_faults(sb: Sandb
     sb.app.set_band_outage("medium")
     assert (await sb.post(named)).status_code == 503  # a band outage covers named requests
     assert await sb.model({"model": "openai/gpt-5.4", "messages": MSG}) == "openai/gpt-5.4"
-
-
-async def test_named_model_with_models_falls_back_like_openrouter(sb: Sandbox) -> None:
-    sb.app.set_fault(MINI, Fault(kind="status", status=503))
-    assert await sb.model({"model": MINI, "messages": MSG, "models": [GROK]}) == GROK
 
 
 async def test_faults_on_the_router_itself(sb: Sandbox) -> None:
@@ -298,3 +479,47 @@ def test_fault_and_outage_arguments_are_checked() -> None:
         app.set_fault("nobody/nothing-1", Fault(kind="hang"))
     with pytest.raises(ValueError, match="unknown band"):
         app.set_band_outage("ultra")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_PLUGIN = st.fixed_dictionaries(
+    {"id": st.sampled_from(["pareto-router", "web"]) | _JSON},
+    optional={"min_coding_score": _JSON, "enabled": _JSON, "extra": _JSON},
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plugins=st.none() | st.lists(_PLUGIN | _JSON, max_size=3),
+    models=st.none() | st.lists(st.sampled_from([GROK, SONNET, "openrouter/pareto-code"]) | _JSON),
+)
+def test_hostile_plugins_and_models_never_crash_the_router(plugins: Any, models: Any) -> None:
+    """Whatever arrives in ``plugins`` / ``models``, the answer is a completion or one of
+    OpenRouter's documented errors (docs: "Errors and Debugging"), never a crash."""
+
+    async def check() -> None:
+        body: dict[str, Any] = {"model": "openrouter/pareto-code", "messages": MSG}
+        if plugins is not None:
+            body["plugins"] = plugins
+        if models is not None:
+            body["models"] = models
+        async for sb in _sandbox():
+            # json.dumps, not httpx's encoder: NaN / Infinity literals are hostile input too.
+            response = await sb.client.post(
+                "chat/completions",
+                content=json.dumps(body),
+                headers={"content-type": "application/json"},
+            )
+            assert response.status_code in (200, 400), response.text
+            payload = response.json()
+            if response.status_code == 200:
+                shortlist = {m for band in REGISTRY.pareto.shortlist.values() for m in band}
+                assert payload["model"] in shortlist
+            else:
+                assert payload["error"]["code"] == 400 and payload["error"]["message"]
+
+    asyncio.run(check())

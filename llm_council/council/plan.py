@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from llm_council.config import CouncilConfig
-from llm_council.gateway.openrouter import pareto_score
-from llm_council.pareto import parse_pareto_model
-
-Mode = Literal["coding", "general"]
+from llm_council.config import CouncilConfig, Mode
+from llm_council.pareto import pareto_score, parse_pareto_model
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,16 +42,25 @@ from llm_council.gateway.router_metadata import (
     parse_router_metadata,
 )
 from llm_council.log import get_logger
-from llm_council.pareto import PARETO_PLUGIN_ID, parse_pareto_model
+
+# PARETO_TIER_SCORES and pareto_score are re-exported here: the adapter is where callers
+# look for what a request carries, but the rule itself lives with the Pareto rules.
+from llm_council.pareto import (
+    PARETO_PLUGIN_ID,
+    PARETO_TIER_SCORES,
+    pareto_score,
+    parse_pareto_model,
+)
+
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "PARETO_TIER_SCORES",
+    "OpenRouterGateway",
+    "build_request_body",
+    "pareto_score",
+]
 from llm_council.redaction import redact, redact_deep, register_secret
 
-PARETO_TIER_SCORES: dict[str, float | None] = {
-    "quick": 0.2,
-    "balanced": 0.5,
-    "high": 0.8,
-    "reasoning": 0.9,
-    "frontier": None,
-}
 DEFAULT_DEADLINE_S = 60.0
 
 _log = get_logger("llm_council.gateway")
@@ -68,23 +77,6 @@ _STATUS_ERRORS: dict[int, type[GatewayError]] = {
     503: UpstreamError,
     504: UpstreamError,
 }
-
-
-def pareto_score(
-    model: str,
-    tier: str | None,
-    override: float | None,
-    tier_scores: Mapping[str, float | None] = PARETO_TIER_SCORES,
-) -> float | None:
-    """The min_coding_score a call sends: the seat's override, else the tier's score.
-
-    None for a non-Pareto model, and for a Pareto seat whose tier omits the score (frontier).
-    """
-    if parse_pareto_model(model) is None:
-        return None
-    if override is not None:
-        return override
-    return tier_scores.get(tier) if tier else None
 
 
 def build_request_body(
@@ -166,10 +158,6 @@ class OpenRouterGateway:
     @property
     def kind(self) -> GatewayKind:
         return self._kind
-
-    @property
-    def tier_scores(self) -> dict[str, float | None]:
-        return dict(self._tier_scores)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -341,11 +329,11 @@ class OpenRouterGateway:
 
     def _redact(self, text: str) -> str:
         """Mask the key, any 8+ character piece of it and key shapes (llm_council.redaction)."""
-        return redact(text, self._key.get_secret_value())
+        return redact(text, self._key.get_secret_value(), registered=False)
 
     def _redact_deep(self, value: Any) -> Any:
         """Redact the key from server-supplied data we keep (error metadata may echo it)."""
-        return redact_deep(value, self._key.get_secret_value())
+        return redact_deep(value, self._key.get_secret_value(), registered=False)
 
     def _result(
         self,

@@ -13,15 +13,19 @@ import hashlib
 import hmac
 import itertools
 import json
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_council.pareto import PARETO_MODEL_ID, parse_pareto_model
 from llm_council.registry import BANDS, Registry
-from llm_council.sandbox import asgi, synth, wire
+from llm_council.sandbox import asgi, metadata, synth, wire
 from llm_council.sandbox.asgi import Receive, Scope, Send
 from llm_council.sandbox.faults import Fault, FaultBook
+from llm_council.sandbox.metadata import Attempt
 from llm_council.sandbox.router import Plan, RouteError, SandboxRouter
+from llm_council.sandbox.sticky import DEFAULT_MAX_ENTRIES, DEFAULT_TTL_S, StickyTable
 
 COMPLETIONS_PATH = "/api/v1/chat/completions"
 MODELS_PATH = "/api/v1/models"
@@ -37,7 +41,9 @@ class SandboxOptions:
     slower models (registry ``throughput_tps``) answer proportionally sooner or later, else
     every model takes exactly ``latency_ms``. ``per_model_latency_ms`` pins single models;
     0 means no sleep at all. With ``api_key`` set, requests without ``Authorization: Bearer
-    <api_key>`` get 401 like OpenRouter's.
+    <api_key>`` get 401 like OpenRouter's. ``request_log`` is how many request bodies
+    ``SandboxApp.requests`` keeps (the newest; 0 keeps none). Sticky sessions lapse after
+    ``sticky_ttl_s`` without a request and at most ``sticky_max`` are kept (LRU).
     """
 
     seed: int = 0
@@ -45,21 +51,49 @@ class SandboxOptions:
     per_model_latency_ms: dict[str, float] = field(default_factory=dict)
     api_key: str | None = field(default=None, repr=False)
     scale_latency: bool = field(default=True, kw_only=True)
+    request_log: int = field(default=1000, kw_only=True)
+    sticky_ttl_s: float = field(default=DEFAULT_TTL_S, kw_only=True)
+    sticky_max: int = field(default=DEFAULT_MAX_ENTRIES, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0 or any(v < 0 for v in self.per_model_latency_ms.values()):
             raise ValueError("sandbox latencies must be >= 0 ms")
+        if self.request_log < 0:
+            raise ValueError(f"request_log must be >= 0 bodies, not {self.request_log}")
+        if self.sticky_ttl_s <= 0 or self.sticky_max < 1:
+            raise ValueError("sticky sessions need sticky_ttl_s > 0 and sticky_max >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """The latest way a request failed: a fault a model answered with, or no provider."""
+
+    model: str
+    provider: str
+    fault: Fault | None = None  # None: nothing could be dispatched (503 no provider)
 
 
 class SandboxApp:
-    """An OpenRouter-compatible ASGI3 app. ``requests`` logs every completion body received."""
+    """An OpenRouter-compatible ASGI3 app.
 
-    def __init__(self, registry: Registry, options: SandboxOptions | None = None) -> None:
+    ``requests`` holds the newest ``options.request_log`` completion bodies received (a
+    bounded deque, so a long-running sandbox does not keep every prompt). ``clock`` is the
+    monotonic clock sticky sessions expire by.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        options: SandboxOptions | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.registry = registry
         self.options = options or SandboxOptions()
-        self.requests: list[dict[str, Any]] = []
+        self.requests: deque[dict[str, Any]] = deque(maxlen=self.options.request_log)
         self._faults = FaultBook()
-        self._router = SandboxRouter(registry, self._faults)
+        self._sticky = StickyTable(self.options.sticky_ttl_s, self.options.sticky_max, clock)
+        self._router = SandboxRouter(registry, self._faults, self._sticky)
         self._serial = itertools.count(1)
         speeds = sorted(m.throughput_tps for m in registry.models if m.throughput_tps)
         self._median_tps = speeds[len(speeds) // 2] if speeds else None
@@ -142,13 +176,13 @@ class SandboxApp:
             await asgi.send_error(send, exc.status, exc.message)
             return
         stream = body.get("stream") is True
-        router_fault = self._router_fault(body["model"]) if plan.pareto else None
-        if router_fault is not None:
-            await self._fail(
-                router_fault, body, plan.candidates[0], "OpenRouter", stream, receive, send
-            )
-            return
-        await self._serve(body, plan, stream, receive, send)
+        with_metadata = metadata.requested(scope.get("headers", ()))
+        await self._serve(body, plan, stream, with_metadata, receive, send)
+
+    @property
+    def sticky_sessions(self) -> int:
+        """How many sticky sessions the router holds right now (bounded by ``sticky_max``)."""
+        return len(self._sticky)
 
     def _router_fault(self, requested: str) -> Fault | None:
         """A fault set on the Pareto router itself (its variant first) hits before routing."""
@@ -160,25 +194,78 @@ class SandboxApp:
         return None
 
     async def _serve(
-        self, body: dict[str, Any], plan: Plan, stream: bool, receive: Receive, send: Send
+        self,
+        body: dict[str, Any],
+        plan: Plan,
+        stream: bool,
+        with_metadata: bool,
+        receive: Receive,
+        send: Send,
     ) -> None:
-        """Try the candidates in order; a transient failure moves on, the last one is returned."""
-        for index, model in enumerate(plan.candidates):
+        """Serve by the primary, then by each ``models`` fallback; else the last failure."""
+        attempts: list[Attempt] = []
+        failure: _Failure | None = None
+        candidates = plan.candidates
+        if plan.pareto and (router_fault := self._router_fault(plan.requested)) is not None:
+            failure = _Failure(plan.requested, "OpenRouter", router_fault)
+            attempts.append(Attempt(plan.requested, "OpenRouter", router_fault.status))
+            candidates = ()
+        elif not candidates:
+            failure = _Failure(plan.requested, "OpenRouter")
+        for model in candidates:
             fault = self._faults.take(model)
             if fault is None:
                 self._router.remember(body, plan, model)
-                await self._answer(body, model, stream, send)
+                await self._answer(body, plan, model, attempts, stream, with_metadata, send)
                 return
-            if fault.transient and index + 1 < len(plan.candidates):
+            failure = _Failure(model, self.registry.provider_of(model), fault)
+            attempts.append(Attempt(model, failure.provider, fault.status))
+            # The Pareto router moves to a same-band sibling on outages and rate limits only;
+            # a named model has no siblings.
+            if not (plan.pareto and fault.transient):
+                break
+        assert failure is not None  # every candidate failed, or there was none
+        for model in plan.fallbacks:
+            if failure.fault is not None and not failure.fault.triggers_fallback:
+                break
+            provider = self.registry.provider_of(model)
+            if not self._router.fallback_ready(model):
+                failure = _Failure(model, provider)
                 continue
-            await self._fail(
-                fault, body, model, self.registry.provider_of(model), stream, receive, send
+            fault = self._faults.take(model)
+            if fault is None:
+                await self._answer(body, plan, model, attempts, stream, with_metadata, send)
+                return
+            failure = _Failure(model, provider, fault)
+            attempts.append(Attempt(model, provider, fault.status))
+        if failure.fault is None:
+            # Nothing could take the request: OpenRouter's 503 for routing requirements.
+            message = plan.unavailable if failure.model == plan.requested else None
+            await asgi.send_error(
+                send, 503, message or f"no available provider for {failure.model}"
             )
             return
+        await self._fail(
+            failure.fault, body, failure.model, failure.provider, stream, receive, send
+        )
 
-    async def _answer(self, body: dict[str, Any], model: str, stream: bool, send: Send) -> None:
-        payload = self._completion(body, model)
-        delay_s = self._latency_ms(model) / 1000
+    async def _answer(
+        self,
+        body: dict[str, Any],
+        plan: Plan,
+        model: str,
+        attempts: list[Attempt],
+        stream: bool,
+        with_metadata: bool,
+        send: Send,
+    ) -> None:
+        delay_ms = self._latency_ms(model)
+        routing = None
+        if with_metadata:
+            served = Attempt(model, self.registry.provider_of(model), metadata.SUCCESS_STATUS)
+            routing = metadata.build(plan, [*attempts, served], self.registry.provider_of, delay_ms)
+        payload = self._completion(body, model, routing)
+        delay_s = delay_ms / 1000
         if stream:
             await asgi.send_stream(send, wire.sse_events(payload), delay_s)
             return
@@ -196,7 +283,9 @@ class SandboxApp:
             return self.options.latency_ms
         return self.options.latency_ms * self._median_tps / speed
 
-    def _completion(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+    def _completion(
+        self, body: dict[str, Any], model: str, routing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         entry = self.registry.get(model)
         assert entry is not None  # the router only plans registry models
         messages = [
@@ -221,6 +310,7 @@ class SandboxApp:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost=round(entry.cost_usd(prompt_tokens, completion_tokens), 12),
+            metadata=routing,
         )
 
     async def _fail(
@@ -238,7 +328,7 @@ class SandboxApp:
         if fault.kind == "hang":
             await asgi.wait_for_disconnect(receive)
         elif fault.kind == "unavailable":
-            await asgi.send_error(send, 503, f"no available provider for {body['model']}")
+            await asgi.send_error(send, 503, f"no available provider for {model}")
         elif fault.kind == "status":
             headers = (
                 {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
@@ -260,6 +350,11 @@ class SandboxApp:
             await asgi.send_json(send, 200, {"error": error})
 
 
-def create_app(registry: Registry, options: SandboxOptions | None = None) -> SandboxApp:
+def create_app(
+    registry: Registry,
+    options: SandboxOptions | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> SandboxApp:
     """A fresh sandbox with its own request log, faults and sticky sessions."""
-    return SandboxApp(registry, options)
+    return SandboxApp(registry, options, clock=clock)

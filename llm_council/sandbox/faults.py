@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 
 FaultKind = Literal["status", "error_body", "truncated", "stream_error", "hang", "unavailable"]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
+# The key or the account is at fault: every model would answer the same way.
+_ACCOUNT_STATUSES = frozenset({401, 402})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,20 @@ class Fault:
         if self.kind == "error_body":
             return True
         return self.kind == "status" and (self.status >= 500 or self.status == 429)
+
+    @property
+    def triggers_fallback(self) -> bool:
+        """Whether a request's ``models`` list moves on to its next entry after this failure.
+
+        OpenRouter's docs (Model Fallbacks) say any error can trigger the next model,
+        naming context-length errors, moderation, rate limiting and downtime. Two kinds are
+        kept out (ADR-007): 401/402 concern the key or the account and would fail on every
+        model, and a failure after output has begun (a cut body, a mid-stream error chunk,
+        a hang) leaves nothing to fall back from.
+        """
+        if self.kind == "status":
+            return self.status not in _ACCOUNT_STATUSES
+        return self.kind in {"error_body", "unavailable"}
 
     def error(self, provider: str) -> dict[str, Any]:
         """The ``error`` object OpenRouter would send for this failure."""

@@ -14,6 +14,7 @@ from typing import Any
 from llm_council.registry import Registry
 
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
+METADATA_FIELD = "openrouter_metadata"
 _SSE_PIECE = 64  # characters per streamed delta; small enough that any answer streams in parts
 _ARCHITECTURE = {
     "modality": "text->text",
@@ -35,7 +36,10 @@ def message_text(content: Any) -> str | None:
 
 def problem(body: dict[str, Any]) -> str | None:
     """Why OpenRouter would answer this chat-completions body with a 400, or None."""
-    if not isinstance(body.get("model"), str) or not body["model"].strip():
+    model = body.get("model")
+    # Without `model`, the first `models` entry is the primary (docs: Model Fallbacks).
+    models_only = model is None and isinstance(body.get("models"), list) and bool(body["models"])
+    if not models_only and (not isinstance(model, str) or not model.strip()):
         return "'model' is required and must be a model id string"
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -83,9 +87,13 @@ def completion(
     prompt_tokens: int,
     completion_tokens: int,
     cost: float,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A non-streaming ``chat.completion`` object; ``model`` is the model that answered."""
-    return {
+    """A non-streaming ``chat.completion`` object; ``model`` is the model that answered.
+
+    ``metadata`` (router metadata, when the request opted in) becomes ``openrouter_metadata``.
+    """
+    payload: dict[str, Any] = {
         "id": gen_id,
         "object": "chat.completion",
         "created": int(time.time()),
@@ -103,8 +111,19 @@ def completion(
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
             "cost": cost,
+            # Documented on every response (Usage Accounting); nothing is cached or
+            # reasoned in the sandbox. cost_details is left out: BYOK is not simulated.
+            "prompt_tokens_details": {
+                "cached_tokens": 0,
+                "cache_write_tokens": 0,
+                "audio_tokens": 0,
+            },
+            "completion_tokens_details": {"reasoning_tokens": 0},
         },
     }
+    if metadata is not None:
+        payload[METADATA_FIELD] = metadata
+    return payload
 
 
 def sse_events(payload: dict[str, Any], error: dict[str, Any] | None = None) -> list[str]:
@@ -126,7 +145,11 @@ def sse_events(payload: dict[str, Any], error: dict[str, Any] | None = None) -> 
             failed = {**base, "error": error, "choices": [_chunk_choice({"content": ""}, "error")]}
             return [*events, _event(failed)]
     final = {**base, "choices": [_chunk_choice({}, choice["finish_reason"])]}
-    events.append(_event({**final, "usage": payload["usage"]}))
+    final["usage"] = payload["usage"]
+    # Router metadata rides on the final chunk before [DONE] (docs: Router Metadata).
+    if METADATA_FIELD in payload:
+        final[METADATA_FIELD] = payload[METADATA_FIELD]
+    events.append(_event(final))
     events.append("data: [DONE]\n\n")
     return events
 
