@@ -18,6 +18,7 @@ from rich.console import Console
 
 from llm_council.audition.sessions_cli import sessions_app
 from llm_council.cli_errors import fail
+from llm_council.audition.store_errors import StoreConfigError
 from llm_council.config import ConfigError, DuplicatePolicy
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
@@ -164,7 +165,7 @@ def run(
     try:
         council = Council.from_config(config, gateway=gateway.value, sandbox_seed=seed)
         plan = council.plan(tier.value if tier else None, mode.value if mode else None, chairman)
-    except (ConfigError, RegistryError, GatewayConfigError, ValueError) as exc:
+    except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
         err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)

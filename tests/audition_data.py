@@ -20,6 +20,7 @@ from llm_council.council.result import (
     SessionResult,
     UsageTotals,
 )
+from llm_council.gateway.router_metadata import parse_router_metadata
 from llm_council.registry import Registry, load_registry
 
 PARETO = "openrouter/pareto-code"
@@ -53,12 +54,15 @@ def make_session(
     session_id: str | None = None,
     created_at: datetime | None = None,
     omit_cost_on: int | None = None,
+    routed: bool = False,
 ) -> SessionResult:
     """One session of ``seats`` seats (the last one Pareto) with 2 calls per seat + chairman.
 
     ``pareto_model`` is what the Pareto seat resolves to (the default duplicates s1 exactly);
     ``drift_to`` makes its review call resolve elsewhere; ``failed_seat`` times out that seat;
     ``omit_cost_on`` drops the billed cost of that call (by position) so the store estimates it.
+    ``routed``: every answered Pareto call carries OpenRouter-shaped router metadata (see
+    ``router_metadata``), with one failed fallback attempt on the answer call.
     """
     rng = random.Random(index)
     reg = registry()
@@ -87,6 +91,7 @@ def make_session(
                 answer=None if failed else f"answer {index}/{sid}",
                 generation_id=call.generation_id,
                 attempts=call.attempts,
+                answered_via="router" if req == PARETO and not failed else None,
             )
         )
     apply_flags(results, stage1_flags(results, reg))
@@ -131,6 +136,8 @@ def make_session(
     ranking.sort(key=lambda e: -e.borda)
     clock += timedelta(seconds=2)
     calls.append(_call("chairman", "chairman", OPUS, OPUS, None, clock, 4000.0, rng))
+    if routed:
+        calls = [_with_router(c, index) for c in calls]
     if omit_cost_on is not None:
         calls[omit_cost_on] = calls[omit_cost_on].model_copy(update={"cost_usd": None})
     for seat in results:
@@ -156,6 +163,44 @@ def make_session(
         ),
         config_hash="cafe" * 4,
         calls=calls,
+    )
+
+
+def router_metadata(selected: str, index: int = 0, *, failed_first: bool = False) -> dict:
+    """An ``openrouter_metadata`` object as OpenRouter documents it (docs: Router Metadata,
+    https://openrouter.ai/docs/guides/features/router-metadata): the endpoints the router
+    listed with the one it selected, and its attempts (a failed one first when asked).
+    """
+    others = [m for m in (SONNET, GROK, KIMI, MINI) if m != selected][: 1 + index % 2]
+    available = [
+        {"model": m, "provider": registry().provider_of(m), "selected": m == selected}
+        for m in [*others, selected]
+    ]
+    attempts = [{"model": selected, "provider": registry().provider_of(selected), "status": 200}]
+    if failed_first:
+        attempts.insert(0, {"model": others[0], "provider": "Flaky", "status": 503})
+    return {
+        "requested": PARETO,
+        "strategy": "pareto",
+        "endpoints": {"available": available, "total": len(available)},
+        "attempts": attempts,
+        "attempt": len(attempts),
+        "summary": f"available={len(available)}, selected={selected}",
+        "generation_time": 812,
+        "is_byok": False,
+        "region": None,
+    }
+
+
+def _with_router(call: CallRecord, index: int) -> CallRecord:
+    if call.requested_model != PARETO or call.resolved_model is None:
+        return call
+    raw = router_metadata(call.resolved_model, index, failed_first=call.stage == "answer")
+    return call.model_copy(
+        update={
+            "provider": registry().provider_of(call.resolved_model),
+            "router": parse_router_metadata(raw),
+        }
     )
 
 
@@ -198,3 +243,40 @@ def _call(
         completion_tokens=completion_tokens,
         cost_usd=round(cost, 8) if cost is not None else None,
     )
+
+
+def write_v1_store(url: str, results: list[SessionResult]) -> None:
+    """A store exactly as llm-council wrote it at schema version 1 (before router metadata):
+    ``calls`` without ``provider``/``router_json``, no ``router_*`` tables, version row 1.
+    """
+    from sqlalchemy import Index, MetaData, Table, UniqueConstraint, create_engine, insert
+
+    from llm_council.audition import schema
+    from llm_council.audition.rows import session_rows
+
+    v1 = MetaData()
+    tables = {t.name: t.to_metadata(v1) for t in (schema.schema_version, schema.sessions)}
+    tables |= {t.name: t.to_metadata(v1) for t in (schema.seats, schema.flags)}
+    tables["calls"] = Table(
+        "calls",
+        v1,
+        *(c._copy() for c in schema.calls.columns if c.name not in V2_CALL_COLUMNS),
+        UniqueConstraint("session_id", "seq", name="uq_calls_session_seq"),
+        Index("ix_calls_tier_pareto", "tier", "is_pareto"),
+    )
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        v1.create_all(conn)
+        conn.execute(insert(tables["schema_version"]).values(version=1, applied_at=START))
+        for result in results:
+            rows = session_rows(result, registry())
+            for name in ("sessions", "seats", "flags", "calls"):
+                kept = [
+                    {k: v for k, v in row.items() if k not in V2_CALL_COLUMNS} for row in rows[name]
+                ]
+                if kept:
+                    conn.execute(insert(tables[name]), kept)
+    engine.dispose()
+
+
+V2_CALL_COLUMNS = ("provider", "router_json")

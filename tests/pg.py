@@ -118,3 +118,34 @@ def postgres_url(postgres_server: str) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"{postgres_server}/{name}"
+
+
+def add_role(url: str, name: str, *, write: bool = False) -> str:
+    """Create login role ``name`` on ``url``'s database allowed to read every table there now
+    (and insert/update/delete when ``write``), never to create or alter any; return the URL
+    that connects as it. Roles are cluster-wide: give each test its own name.
+    """
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = target.set(drivername="postgresql").render_as_string(hide_password=False)
+    grants = "SELECT, INSERT, UPDATE, DELETE" if write else "SELECT"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN')
+        conn.execute(f'GRANT CONNECT ON DATABASE "{target.database}" TO "{name}"')
+        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{name}"')
+        conn.execute(f'GRANT {grants} ON ALL TABLES IN SCHEMA public TO "{name}"')
+        conn.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{name}"')
+    return target.set(username=name).render_as_string(hide_password=False)
+
+
+def admin_execute(url: str, *statements: str) -> None:
+    """Run ``statements`` as the superuser on ``url``'s database (autocommit)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(url).set(drivername="postgresql", username="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)

@@ -42,7 +42,7 @@ def test_ten_duplicate_sessions_are_listed_flagged_and_stored(env, monkeypatch):
         assert payload["seats"][2]["duplicate_of"] == ["s1"]
     listed = runner.invoke(app, ["sessions", "list", "--json", "--last", "50"])
     assert listed.exit_code == 0, listed.output
-    rows = json.loads(listed.stdout)
+    rows = json.loads(listed.stdout)["sessions"]
     assert {r["session_id"] for r in rows} == set(ids)
     assert all(r["flags"] == 2 for r in rows)
     assert env.exists() and env.stat().st_size > 0

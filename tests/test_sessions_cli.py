@@ -46,7 +46,10 @@ def invoke(*args: str, columns: int = 80):
 def test_list_json_is_only_json_newest_first(sessions):
     out = invoke("list", "--json")
     assert out.exit_code == 0, out.output
-    rows = json.loads(out.stdout)
+    page = json.loads(out.stdout)
+    assert set(page) == {"sessions", "shown", "total", "truncated", "notices"}
+    assert (page["shown"], page["total"], page["truncated"], page["notices"]) == (3, 3, False, [])
+    rows = page["sessions"]
     assert [r["session_id"] for r in rows] == list(reversed(IDS))
     oldest = rows[-1]
     assert oldest["flags"] == 2 and oldest["flag_counts"] == {"exact": 2}
@@ -61,8 +64,11 @@ def test_list_json_is_only_json_newest_first(sessions):
     assert oldest["created_at"] == "2026-11-24T12:01:00Z"
     assert set(oldest) >= {"tier", "mode", "status", "gateway", "cost_usd", "prompt"}
     only_high = json.loads(invoke("list", "--json", "--tier", "high").stdout)
-    assert [r["session_id"] for r in only_high] == [IDS[2]]
-    assert len(json.loads(invoke("list", "--json", "--last", "2").stdout)) == 2
+    assert [r["session_id"] for r in only_high["sessions"]] == [IDS[2]]
+    assert (only_high["total"], only_high["truncated"]) == (1, False)
+    two = json.loads(invoke("list", "--json", "--last", "2").stdout)
+    assert [r["session_id"] for r in two["sessions"]] == [IDS[2], IDS[1]]
+    assert (two["shown"], two["total"], two["truncated"]) == (2, 3, True)
 
 
 def test_list_table_shows_requested_resolved_and_flags(sessions):
@@ -80,9 +86,12 @@ def test_list_table_shows_requested_resolved_and_flags(sessions):
 def test_show_by_full_id_and_by_unique_prefix(sessions):
     out = invoke("show", IDS[1], "--json")
     assert out.exit_code == 0, out.output
-    assert json.loads(out.stdout) == sessions[1].model_dump(mode="json")
+    shown = json.loads(out.stdout)
+    calls = shown.pop("calls")
+    assert shown == sessions[1].model_dump(mode="json")
+    assert calls == [c.model_dump(mode="json") for c in sessions[1].calls]
     prefix = invoke("show", "aaaa2", "--json")
-    assert json.loads(prefix.stdout) == sessions[1].model_dump(mode="json")
+    assert json.loads(prefix.stdout) == {**sessions[1].model_dump(mode="json"), "calls": calls}
     human = invoke("show", "aaaa1", columns=200)
     assert human.exit_code == 0, human.output
     text = human.stdout
@@ -113,7 +122,13 @@ def test_an_empty_store_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = invoke("list")
     assert out.exit_code == 0 and "no sessions recorded in" in out.stdout
-    assert json.loads(invoke("list", "--json").stdout) == []
+    assert json.loads(invoke("list", "--json").stdout) == {
+        "sessions": [],
+        "shown": 0,
+        "total": 0,
+        "truncated": False,
+        "notices": [],
+    }
 
 
 def test_config_and_store_errors_have_their_exit_codes(tmp_path, monkeypatch):
@@ -144,3 +159,178 @@ def test_show_says_when_the_chairman_failed(sessions, tmp_path):
     text = invoke("show", "cccc", columns=200).stdout
     assert "chairman anthropic/claude-opus-4.7 → — · timeout (no answer in 120 s)" in text
     assert "fallback (chairman failed)" in text
+
+
+# -- list: how many, and --all -----------------------------------------------------------------
+
+
+def test_list_says_when_it_shows_only_the_newest(sessions, tmp_path):
+    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
+    for n in range(20):
+        store.write_session(make_session(100 + n), registry())
+    store.close()
+    table = invoke("list", columns=200)
+    assert table.exit_code == 0, table.output
+    assert "showing 20 of 23; --all for every session" in table.stdout
+    assert IDS[0][:8] not in table.stdout  # the oldest is beyond the first 20
+    every = invoke("list", "--all", columns=200)
+    assert IDS[0][:8] in every.stdout and "showing" not in every.stdout
+    page = json.loads(invoke("list", "--json").stdout)
+    assert (page["shown"], page["total"], page["truncated"]) == (20, 23, True)
+    assert len(page["sessions"]) == 20
+    everything = json.loads(invoke("list", "--json", "--all").stdout)
+    assert (everything["shown"], everything["total"], everything["truncated"]) == (23, 23, False)
+    assert everything["sessions"][-1]["session_id"] == IDS[0]
+    high = json.loads(invoke("list", "--json", "--tier", "high").stdout)
+    assert (high["shown"], high["total"], high["truncated"]) == (1, 1, False)
+    both = invoke("list", "--last", "5", "--all")
+    assert both.exit_code == 2 and "cannot be combined" in both.output
+
+
+# -- show: calls[] and routing ------------------------------------------------------------------
+
+ROUTED_ID = "dddd5555-0000-4000-8000-000000000005"
+
+
+@pytest.fixture
+def routed(sessions, tmp_path):
+    """A session whose Pareto seat s4 went through the router (one failed fallback on its
+    answer) and whose s3 was rerouted to a concrete model."""
+    result = make_session(4, session_id=ROUTED_ID, routed=True)
+    s3 = result.seat("s3")
+    s3.rerouted_from, s3.resolved_model = "x-ai/grok-4.3", KIMI
+    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
+    store.write_session(result, registry())
+    store.close()
+    return result
+
+
+def test_show_json_carries_every_call_as_the_contract_says(routed):
+    """``calls[]`` of ``sessions show --json`` (DESIGN.md), ``router`` parsed from OpenRouter's
+    ``openrouter_metadata`` (docs: Router Metadata,
+    https://openrouter.ai/docs/guides/features/router-metadata)."""
+    out = invoke("show", ROUTED_ID, "--json")
+    assert out.exit_code == 0, out.output
+    calls = json.loads(out.stdout)["calls"]
+    contract = {"stage", "seat_id", "requested_model", "resolved_model", "provider", "status"}
+    assert all(contract | {"attempts", "router"} <= set(c) for c in calls)
+    assert [(c["stage"], c["seat_id"]) for c in calls] == [
+        *(("answer", f"s{n}") for n in range(1, 5)),
+        *(("review", f"s{n}") for n in range(1, 5)),
+        ("chairman", "chairman"),
+    ]
+    answer = calls[3]
+    assert answer["requested_model"] == "openrouter/pareto-code" and answer["provider"] == "openai"
+    assert (answer["resolved_model"], answer["status"], answer["attempts"]) == (MINI, "ok", 1)
+    router = answer["router"]
+    assert {"strategy", "candidates", "attempts", "summary", "raw"} <= set(router)
+    assert router["strategy"] == "pareto" and router["summary"].endswith(MINI)
+    assert router["candidates"] == [
+        {"model": SONNET, "provider": "anthropic", "selected": False},
+        {"model": MINI, "provider": "openai", "selected": True},
+    ]
+    assert [(a["model"], a["status"]) for a in router["attempts"]] == [(SONNET, 503), (MINI, 200)]
+    assert router["raw"]["endpoints"]["total"] == 2 and router["raw"]["generation_time"] == 812
+    assert all(c["router"] is None for c in calls if c["seat_id"] != "s4")
+    assert {"error", "latency_ms", "cost_usd", "started_at"} <= set(answer)
+
+
+def test_show_table_says_how_each_seat_answered_and_what_the_router_did(routed):
+    out = invoke("show", ROUTED_ID, columns=200)
+    assert out.exit_code == 0, out.output
+    lines = [line.rstrip() for line in out.stdout.splitlines()]
+    routing = lines[lines.index("routing") :]
+    assert routing[1:8] == [
+        f"  s1 direct: {MINI}",
+        f"  s2 direct: {SONNET}",
+        f"  s3 direct: {KIMI} (rerouted from x-ai/grok-4.3)",
+        f"  s4 via the router → {MINI}",
+        f"    answer: {SONNET}, {MINI} → {MINI}",
+        f"    answer fallbacks: {SONNET} 503",
+        f"    review: {SONNET}, {MINI} → {MINI}",
+    ]
+
+
+def test_hostile_router_metadata_is_drawn_inert_and_kept_exact_in_json(sessions, tmp_path):
+    from llm_council.gateway.router_metadata import parse_router_metadata
+
+    evil_model = "evil/[/x]\x1b]0;pwned\x07\u202e:fire:"
+    evil_provider = "[bold]Prov\x1b[31mider"
+    result = make_session(6, session_id="eeee6666-0000-4000-8000-000000000006", routed=True)
+    raw = {
+        "strategy": "pareto\x1b[2J",
+        "endpoints": {"available": [{"model": evil_model, "provider": evil_provider}]},
+        "attempts": [{"model": evil_model, "provider": evil_provider, "status": 429}],
+        "summary": "[/]",
+    }
+    result.calls[3] = result.calls[3].model_copy(
+        update={"router": parse_router_metadata(raw), "provider": evil_provider}
+    )
+    result.prompt = "why [/x] \x1b[31mred\x1b[0m\nsecond line"
+    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
+    store.write_session(result, registry())
+    store.close()
+    for args in (("show", "eeee"), ("list",)):
+        out = invoke(*args, columns=200)
+        assert out.exit_code == 0, out.output
+        assert not any(ch in out.stdout for ch in "\x1b\x07\u202e"), args
+    shown = invoke("show", "eeee", columns=200).stdout
+    assert "evil/[/x]\\x1b]0;pwned\\x07\\u202e:fire: 429" in shown  # literal, escaped
+    assert f"answer: evil/[/x]\\x1b]0;pwned\\x07\\u202e:fire: → {MINI}" in shown
+    stored = json.loads(invoke("show", "eeee", "--json").stdout)
+    assert stored["prompt"] == result.prompt
+    assert stored["calls"][3]["provider"] == evil_provider
+    assert stored["calls"][3]["router"]["candidates"][0]["model"] == evil_model
+    assert stored["calls"][3]["router"]["raw"] == raw
+
+
+# -- statuses from cancelled runs ---------------------------------------------------------------
+
+
+def test_an_interrupted_session_with_cancelled_calls_stores_lists_and_shows(sessions, tmp_path):
+    result = make_session(7, session_id="ffff7777-0000-4000-8000-000000000007")
+    result.status = "interrupted"
+    s3 = result.seat("s3")
+    s3.status, s3.error, s3.answer = "cancelled", "cancelled by the user", None
+    result.calls[2] = result.calls[2].model_copy(
+        update={"status": "cancelled", "error": "cancelled by the user", "resolved_model": None}
+    )
+    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
+    assert store.write_session(result, registry()) is True
+    assert store.get_calls(result.session_id)[2].status == "cancelled"
+    store.close()
+    page = json.loads(invoke("list", "--json").stdout)
+    newest = page["sessions"][0]
+    assert newest["session_id"] == result.session_id and newest["status"] == "interrupted"
+    assert newest["seats"][2]["status"] == "cancelled"
+    table = invoke("list", columns=200).stdout
+    assert "interrupted" in table and "s3 x-ai/grok-4.3 cancelled" in table
+    shown = json.loads(invoke("show", "ffff", "--json").stdout)
+    assert shown["status"] == "interrupted" and shown["calls"][2]["status"] == "cancelled"
+    human = invoke("show", "ffff", columns=200).stdout
+    assert "s3 no answer (cancelled)" in human
+
+
+# -- a read-only store that is behind -----------------------------------------------------------
+
+
+def test_a_read_only_store_behind_is_listed_with_a_notice(tmp_path, monkeypatch):
+    from tests.audition_data import write_v1_store
+
+    path = tmp_path / "old.db"
+    old = make_session(1, session_id=IDS[0])
+    write_v1_store(f"sqlite:///{path}", [old])
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", url)
+    monkeypatch.chdir(tmp_path)
+    notice = (
+        f"the store at {url} is at schema version 1, this llm-council writes 2; "
+        "open it writable once to upgrade"
+    )
+    out = invoke("list", columns=400)
+    assert out.exit_code == 0, out.output
+    assert IDS[0][:8] in out.stdout and notice in " ".join(out.stderr.split())
+    page = json.loads(invoke("list", "--json").stdout)
+    assert page["notices"] == [notice] and page["total"] == 1
+    shown = invoke("show", IDS[0][:6], columns=200)
+    assert shown.exit_code == 0 and "routing" in shown.stdout and "note:" in shown.stderr

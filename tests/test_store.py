@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, text
-from structlog.testing import capture_logs
 
 from llm_council.audition import schema
 from llm_council.audition.logger import AuditionLogger, import_spilled
@@ -21,7 +21,7 @@ from llm_council.audition.store import (
     open_store,
 )
 from llm_council.config import load_config
-from tests.audition_data import KIMI, MINI, PARETO, SONNET, make_session, registry
+from tests.audition_data import GROK, KIMI, MINI, PARETO, SONNET, make_session, registry
 from tests.pg import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REG = registry()
@@ -84,7 +84,7 @@ def test_round_trip_list_and_get(store):
 
 
 def test_writing_the_same_session_twice_is_a_no_op(store):
-    result = make_session(1)
+    result = make_session(1, routed=True)
     assert store.write_session(result, REG) is True
     before = store.counts()
     assert store.write_session(result, REG) is False
@@ -93,13 +93,58 @@ def test_writing_the_same_session_twice_is_a_no_op(store):
         store.counts()
         == before
         == {
-            "schema_version": 1,
+            "schema_version": 2,  # rows for versions 1 and 2
             "sessions": 1,
             "seats": 4,
             "flags": 2,
             "calls": 9,
+            # the Pareto seat's answer and review each listed 3 candidates; the answer
+            # needed a fallback after one failed attempt
+            "router_candidates": 6,
+            "router_attempts": 3,
         }
     )
+
+
+def test_calls_come_back_whole_with_their_router_metadata(store):
+    result = make_session(3, routed=True, drift_to=SONNET)
+    store.write_session(result, REG)
+    calls = store.get_calls(result.session_id)
+    assert calls == result.calls  # every field, router metadata (raw included) and provider
+    answer = calls[3]
+    assert answer.seat_id == "s4" and answer.provider == "openai" and answer.router is not None
+    assert answer.router.selected == MINI and answer.router.strategy == "pareto"
+    assert [(a.model, a.status) for a in answer.router.failed_attempts] == [(SONNET, 503)]
+    assert answer.router.raw["endpoints"]["total"] == 3
+    assert [c.router is None for c in calls] == [True] * 3 + [False] + [True] * 3 + [False, True]
+    # The review drifted onto SONNET, so its router metadata says SONNET was selected.
+    assert calls[7].router is not None and calls[7].router.selected == SONNET
+    assert store.get_session(result.session_id[:8]).calls == calls
+    ca, rc, ra = schema.calls, schema.router_candidates, schema.router_attempts
+    with store.engine().connect() as conn:
+        stored = conn.execute(select(ca.c.provider, ca.c.router_json).where(ca.c.seq == 3)).one()
+        candidates = conn.execute(
+            select(rc.c.call_seq, rc.c.tier, rc.c.model, rc.c.selected).order_by(rc.c.id)
+        ).all()
+        attempts = conn.execute(
+            select(ra.c.call_seq, ra.c.model, ra.c.provider, ra.c.status).order_by(ra.c.id)
+        ).all()
+    assert stored[0] == "openai" and json.loads(stored[1])["summary"].endswith(MINI)
+    assert [(c[0], c[2], c[3]) for c in candidates if c[0] == 3] == [
+        (3, SONNET, False),
+        (3, GROK, False),
+        (3, MINI, True),
+    ]
+    assert {c[1] for c in candidates} == {"balanced"}
+    assert attempts == [
+        (3, SONNET, "Flaky", 503),
+        (3, MINI, "openai", 200),
+        (7, SONNET, "anthropic", 200),
+    ]
+    with pytest.raises(SessionNotFoundError, match="no session 'ffff'"):
+        store.get_calls("ffff")
+    with pytest.raises(InvalidSessionIdError):
+        store.get_calls("a b")
 
 
 def test_rows_carry_the_per_session_metrics_and_every_call(store):
@@ -156,25 +201,48 @@ def test_a_missing_cost_is_estimated_and_marked(store):
     assert rows[2]["cost_estimated"] is False
 
 
-def test_a_broken_session_fails_whole_and_loudly(store):
-    result = make_session(1)
+def test_a_broken_session_fails_whole_and_loudly(store, tmp_path):
+    """Only the existence race counts as "already stored": a seat-id clash is a real error."""
+    result = make_session(1, routed=True)
     result.seats.append(result.seats[0].model_copy())  # two seats with one id: a real bug
     with pytest.raises(AuditionStoreError, match=f"cannot write session {result.session_id} to"):
         store.write_session(result, REG)
     assert store.counts() == {
-        "schema_version": 1,
+        "schema_version": 2,
         "sessions": 0,
         "seats": 0,
         "flags": 0,
         "calls": 0,
+        "router_candidates": 0,
+        "router_attempts": 0,
     }
+    # Through the logger the broken session is not lost: it is spilled, and says why.
+    message = AuditionLogger(store, REG, spill_to=[tmp_path / "spill"]).record(result)
+    assert message and "seats" in message and str(tmp_path / "spill") in message
+    saved = spilled(tmp_path / "spill" / f"{result.session_id}.json")
+    assert len(saved["session"]["seats"]) == 5 and saved["calls"][3]["router"] is not None
+    assert store.count_sessions() == 0
+
+
+def test_a_broken_session_is_an_error_even_when_a_good_copy_is_stored(store):
+    """The "already stored" answer comes from the existence check, never from a clash."""
+    good = make_session(1)
+    assert store.write_session(good, REG) is True
+    broken = good.model_copy(deep=True)
+    broken.seats.append(broken.seats[0].model_copy())
+    assert store.write_session(broken, REG) is False  # the id is stored: nothing to add
+    other = make_session(2)
+    other.calls.append(other.calls[0])  # two calls, distinct seq: fine
+    other.seats.append(other.seats[1].model_copy())
+    with pytest.raises(AuditionStoreError, match="cannot write session"):
+        store.write_session(other, REG)
+    assert store.count_sessions() == 1
 
 
 def test_two_writers_of_one_session_store_it_once(store_url):
     result = make_session(7)
+    # Not opened first: the four also race to create the schema on the empty database.
     stores = [AuditionStore(store_url) for _ in range(4)]
-    for s in stores:
-        s.schema_version()
     outcomes: list[bool] = []
     barrier = threading.Barrier(len(stores))
 
@@ -188,7 +256,8 @@ def test_two_writers_of_one_session_store_it_once(store_url):
     for t in threads:
         t.join()
     assert sorted(outcomes) == [False, False, False, True]
-    assert stores[0].counts()["calls"] == 9
+    assert stores[0].counts()["calls"] == 9 and stores[0].counts()["schema_version"] == 2
+    assert sorted(s.schema_upgrades for s in stores) == [(), (), (), (1, 2)]
     for s in stores:
         s.close()
 
@@ -197,11 +266,21 @@ def test_two_writers_of_one_session_store_it_once(store_url):
 
 
 def test_a_new_database_is_migrated_to_the_current_version(store):
-    assert store.schema_version() == schema.SCHEMA_VERSION == 1
-    assert set(store.table_names()) >= {"schema_version", "sessions", "seats", "flags", "calls"}
+    assert store.schema_version() == schema.SCHEMA_VERSION == 2
+    assert store.schema_upgrades == (1, 2) and store.notices == []
+    assert set(store.table_names()) >= {
+        "schema_version",
+        "sessions",
+        "seats",
+        "flags",
+        "calls",
+        "router_candidates",
+        "router_attempts",
+    }
+    assert store.has_column("calls", "router_json") and store.has_table("router_attempts")
     with store.engine().connect() as conn:
-        (version, applied_at) = conn.execute(select(schema.schema_version)).one()
-    assert version == 1 and applied_at is not None
+        applied = conn.execute(select(schema.schema_version).order_by("version")).all()
+    assert [v for v, _ in applied] == [1, 2] and all(at is not None for _, at in applied)
 
 
 def test_an_empty_sqlite_file_and_foreign_tables_are_fine(tmp_path):
@@ -211,7 +290,7 @@ def test_an_empty_sqlite_file_and_foreign_tables_are_fine(tmp_path):
         conn.execute(text("CREATE TABLE notes (body TEXT)"))
         conn.execute(text("INSERT INTO notes VALUES ('keep me')"))
     store = AuditionStore(f"sqlite:///{path}")
-    assert store.schema_version() == 1
+    assert store.schema_version() == schema.SCHEMA_VERSION
     with store.engine().connect() as conn:
         assert conn.execute(text("SELECT body FROM notes")).scalar() == "keep me"
     store.close()
@@ -221,26 +300,26 @@ def test_an_older_database_is_upgraded_step_by_step(store):
     store.write_session(make_session(1), REG)
     added = []
 
-    def v2(conn):
-        conn.execute(text("CREATE TABLE extra_v2 (id INTEGER PRIMARY KEY)"))
-        added.append(2)
-
     def v3(conn):
-        conn.execute(text("INSERT INTO extra_v2 (id) VALUES (3)"))
+        conn.execute(text("CREATE TABLE extra_v3 (id INTEGER PRIMARY KEY)"))
         added.append(3)
 
-    steps = [*schema.MIGRATIONS, (2, "extra table", v2), (3, "extra row", v3)]
+    def v4(conn):
+        conn.execute(text("INSERT INTO extra_v3 (id) VALUES (4)"))
+        added.append(4)
+
+    steps = [*schema.MIGRATIONS, (3, "extra table", v3), (4, "extra row", v4)]
     with store.engine().begin() as conn:
-        assert schema.upgrade(conn, steps[:2]) == [2]
+        assert schema.upgrade(conn, steps[:3]) == [3]
     with store.engine().begin() as conn:
-        assert schema.upgrade(conn, steps) == [3]
+        assert schema.upgrade(conn, steps) == [4]
         assert schema.upgrade(conn, steps) == []
-        assert schema.current_version(conn) == 3
-        assert conn.execute(text("SELECT id FROM extra_v2")).scalar() == 3
-    assert added == [2, 3] and store.counts()["sessions"] == 1  # data kept
+        assert schema.current_version(conn) == 4
+        assert conn.execute(text("SELECT id FROM extra_v3")).scalar() == 4
+    assert added == [3, 4] and store.counts()["sessions"] == 1  # data kept
     store.close()
-    # This code only knows version 1: the upgraded database is now too new for it.
-    with pytest.raises(AuditionStoreError, match="schema version 3, newer than"):
+    # This code only knows version 2: the upgraded database is now too new for it.
+    with pytest.raises(AuditionStoreError, match="schema version 4, newer than"):
         AuditionStore(store.url_for_humans).list_sessions()
 
 
@@ -252,8 +331,8 @@ def test_a_failed_migration_leaves_the_old_version(store):
         raise RuntimeError("step failed")
 
     with pytest.raises(RuntimeError), store.engine().begin() as conn:
-        schema.upgrade(conn, [*schema.MIGRATIONS, (2, "broken", broken)])
-    assert store.schema_version() == 1 and "half_done" not in store.table_names()
+        schema.upgrade(conn, [*schema.MIGRATIONS, (3, "broken", broken)])
+    assert store.schema_version() == 2 and "half_done" not in store.table_names()
 
 
 def test_a_database_from_a_newer_version_is_refused_clearly(store, store_url):
@@ -353,13 +432,13 @@ def test_the_logger_stores_a_session():
     assert store.counts()["calls"] == 9
 
 
-def test_an_unwritable_store_keeps_the_record_and_says_where(tmp_path):
+def test_an_unwritable_store_keeps_the_record_and_says_where(tmp_path, caplog):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
     store = AuditionStore(f"sqlite:///{blocker / 'sub' / 'audition.db'}")
     logger = AuditionLogger(store, REG, spill_to=[tmp_path / "spill"])
     result = make_session(1)
-    with capture_logs() as logs:
+    with caplog.at_level(logging.ERROR, logger="llm_council"):
         message = logger.record(result)
     assert message is not None and "\n" not in message
     assert message.startswith("audition store unavailable") and str(blocker) in message
@@ -369,9 +448,9 @@ def test_an_unwritable_store_keeps_the_record_and_says_where(tmp_path):
     saved = spilled(path)
     assert saved["session"] == as_json(result)
     assert len(saved["calls"]) == len(result.calls) == 9
-    (event,) = [e for e in logs if e["event"] == "audition.write_failed"]
-    assert event["log_level"] == "error" and event["spill"] == str(path)
-    assert event["session_id"] == result.session_id
+    (event,) = [r for r in caplog.records if getattr(r, "event", "") == "audition.write_failed"]
+    assert event.levelno == logging.ERROR and event.event_fields["spill"] == str(path)
+    assert event.event_fields["session_id"] == result.session_id
 
 
 def test_a_read_only_database_spills_too(tmp_path):
@@ -407,16 +486,16 @@ def test_the_logger_never_raises_even_for_an_unexpected_error(tmp_path):
     assert message and "RuntimeError" in message and "boom" in message
 
 
-def test_a_dead_database_server_is_reported_without_the_password(tmp_path):
+def test_a_dead_database_server_is_reported_without_the_password(tmp_path, caplog):
     from tests.conftest import free_port
 
     url = f"postgresql+psycopg://council:s3cret@127.0.0.1:{free_port()}/audition"
     logger = AuditionLogger(AuditionStore(url), REG, spill_to=[tmp_path])
     result = make_session(1)
-    with capture_logs() as logs:
+    with caplog.at_level(logging.DEBUG, logger="llm_council"):
         message = logger.record(result)
     assert message and "127.0.0.1" in message and "s3cret" not in message
-    assert "s3cret" not in json.dumps(logs, default=str)
+    assert caplog.records and "s3cret" not in caplog.text
     assert (tmp_path / f"{result.session_id}.json").exists()
 
 
@@ -473,6 +552,42 @@ async def test_the_api_key_never_reaches_the_store(tmp_path):
 
 
 def test_counts_cover_all_tables(store):
-    assert set(store.counts()) == {"schema_version", "sessions", "seats", "flags", "calls"}
+    assert set(store.counts()) == {
+        "schema_version",
+        "sessions",
+        "seats",
+        "flags",
+        "calls",
+        "router_candidates",
+        "router_attempts",
+    }
     with store.engine().connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.calls)).scalar() == 0
+
+
+def test_unpaired_surrogates_are_stored_and_read_back_exactly(store):
+    """A JSON reply may carry "\\ud800" (valid JSON, not UTF-8): the session is stored, the
+    JSON columns keep the exact text, plain columns get U+FFFD instead of failing."""
+    from llm_council.gateway.router_metadata import parse_router_metadata
+
+    bad = "x\ud800y\udfffz"
+    result = make_session(1, routed=True)
+    result.prompt = f"why {bad}"
+    s2 = result.seat("s2")
+    s2.error = bad
+    raw = {"strategy": bad, "endpoints": {"available": [{"model": bad, "selected": True}]}}
+    result.calls[3] = result.calls[3].model_copy(
+        update={"router": parse_router_metadata(raw), "provider": bad}
+    )
+    assert store.write_session(result, REG) is True
+    back = store.get_session(result.session_id)
+    assert back.prompt == result.prompt and back.seat("s2").error == bad
+    assert (
+        back.calls[3].router == result.calls[3].router
+        and back.calls[3].provider == "x\ufffdy\ufffdz"
+    )
+    (summary,) = store.list_sessions()
+    assert summary.prompt == "why x\ufffdy\ufffdz"
+    with store.engine().connect() as conn:
+        (model,) = conn.execute(select(schema.router_candidates.c.model)).scalars().all()[:1]
+    assert model == "x\ufffdy\ufffdz"

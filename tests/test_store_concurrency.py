@@ -1,7 +1,9 @@
 """Four processes writing 50 sessions each into one SQLite file, and into one PostgreSQL db.
 
-The database starts empty, so the processes also race to create the schema. Every one of
-them also writes one shared session, which must end up stored exactly once.
+The database starts empty and nobody opens it first: the four processes leave a barrier
+together and race to create the schema (SQLite's write lock, PostgreSQL's advisory lock),
+exactly one of them must create it. Every one of them also writes one shared session,
+which must end up stored exactly once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def _worker(url: str, worker: int, barrier: Any, out: Any) -> None:
                     pareto_model=(MINI, KIMI, GROK, SONNET)[n % 4],
                     drift_to=SONNET if n % 5 == 0 else None,
                     failed_seat="s2" if n % 7 == 0 else None,
+                    routed=n % 3 == 0,
                 )
             )
         logger = AuditionLogger(AuditionStore(url), registry(), spill_to=[])
@@ -45,12 +48,12 @@ def _worker(url: str, worker: int, barrier: Any, out: Any) -> None:
             s.session_id: (len(s.seats), sum(len(seat.flags) for seat in s.seats), len(s.calls))
             for s in sessions
         }
-        barrier.wait(timeout=60)  # all four start writing together
+        barrier.wait(timeout=60)  # all four open the empty database together
         problems = [p for p in (logger.record(s) for s in sessions) if p]
         logger.store.close()
-        out.put((worker, expected, problems))
+        out.put((worker, expected, problems, logger.store.schema_upgrades))
     except BaseException as exc:  # report, don't hang the parent
-        out.put((worker, {}, [f"{type(exc).__name__}: {exc}"]))
+        out.put((worker, {}, [f"{type(exc).__name__}: {exc}"], ()))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -71,9 +74,11 @@ def test_four_writers_lose_and_duplicate_nothing(shared_url):
     outcomes = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(timeout=30)
-    assert [p for _, _, problems in outcomes for p in problems] == []  # no write failed
+    assert [p for _, _, problems, _ in outcomes for p in problems] == []  # no write failed
+    # Exactly one process created the schema; the others waited and found it done.
+    assert sorted(upgrades for *_, upgrades in outcomes) == [(), (), (), (1, 2)]
     expected: Expected = {}
-    for _, got, _ in outcomes:
+    for _, got, _, _ in outcomes:
         expected.update(got)
     assert len(expected) == PROCESSES * SESSIONS + 1
 
@@ -101,5 +106,5 @@ def test_four_writers_lose_and_duplicate_nothing(shared_url):
         want = {sid: counts[index] for sid, counts in expected.items() if counts[index]}
         assert per_table[name] == want, name
     assert dup_calls == [] and dup_flags == []
-    assert store.counts()["schema_version"] == 1  # the schema was created once
+    assert store.counts()["schema_version"] == 2  # versions 1 and 2, each recorded once
     store.close()

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
 from llm_council.council.result import SessionResult
 from llm_council.pareto import is_pareto_model
 from llm_council.registry import Registry
 
 Row = dict[str, Any]
+# A server may send an unpaired surrogate escape ("\\ud800"); no database can hold it as
+# UTF-8. The JSON columns keep the exact text as an escape; plain columns get U+FFFD.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def session_rows(result: SessionResult, registry: Registry) -> dict[str, list[Row]]:
     """All rows of one session, keyed by table name; per-session metrics precomputed."""
+    tables = _rows(result, registry)
+    for rows in tables.values():
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, str) and _SURROGATE.search(value):
+                    row[key] = _SURROGATE.sub("\ufffd", value)
+    return tables
+
+
+def model_json(model: BaseModel) -> str:
+    """``model`` as JSON text; unpaired surrogates kept as ``\\udxxx`` escapes (pure ASCII
+    then), which the store reads back exactly (``store_read``)."""
+    try:
+        return model.model_dump_json()
+    except PydanticSerializationError:
+        return json.dumps(model.model_dump(mode="json"))
+
+
+def _rows(result: SessionResult, registry: Registry) -> dict[str, list[Row]]:
     return {
         "sessions": [_session_row(result, registry)],
         "seats": _seat_rows(result, registry),
@@ -32,6 +59,32 @@ def session_rows(result: SessionResult, registry: Registry) -> dict[str, list[Ro
             for f in s.flags
         ],
         "calls": _call_rows(result, registry),
+        "router_candidates": [
+            {
+                "session_id": result.session_id,
+                "call_seq": seq,
+                "tier": result.tier,
+                "model": candidate.model,
+                "provider": candidate.provider,
+                "selected": candidate.selected,
+            }
+            for seq, c in enumerate(result.calls)
+            if c.router is not None
+            for candidate in c.router.candidates
+        ],
+        "router_attempts": [
+            {
+                "session_id": result.session_id,
+                "call_seq": seq,
+                "tier": result.tier,
+                "model": attempt.model,
+                "provider": attempt.provider,
+                "status": attempt.status,
+            }
+            for seq, c in enumerate(result.calls)
+            if c.router is not None
+            for attempt in c.router.attempts
+        ],
     }
 
 
@@ -65,7 +118,7 @@ def _session_row(result: SessionResult, registry: Registry) -> Row:
         "pareto_exact": "exact" in pareto_kinds,
         "pareto_family": "family" in pareto_kinds,
         "pareto_drift": "drift" in pareto_kinds,
-        "result_json": result.model_dump_json(),
+        "result_json": model_json(result),
     }
 
 
@@ -128,6 +181,8 @@ def _call_rows(result: SessionResult, registry: Registry) -> list[Row]:
                 "cost_usd": cost,
                 "cost_estimated": estimated,
                 "attempts": c.attempts,
+                "provider": c.provider,
+                "router_json": model_json(c.router) if c.router is not None else None,
             }
         )
     return rows

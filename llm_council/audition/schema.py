@@ -129,20 +129,66 @@ calls = Table(
     Column("cost_usd", Float),
     Column("cost_estimated", Boolean, nullable=False),
     Column("attempts", Integer, nullable=False),
+    Column("provider", String(128)),  # v2
+    Column("router_json", Text),  # v2: RouterMetadata as JSON, null when none was sent
     UniqueConstraint("session_id", "seq", name="uq_calls_session_seq"),
     Index("ix_calls_tier_pareto", "tier", "is_pareto"),
 )
 
 
+# Version 2: the router's own account of each call (OpenRouter's openrouter_metadata).
+# ``calls.provider`` / ``calls.router_json`` keep it whole; the two tables below flatten
+# the parts reports aggregate in SQL (the shortlist the router saw, its failed attempts).
+router_candidates = Table(
+    "router_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), nullable=False),
+    Column("call_seq", Integer, nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("provider", String(128)),
+    Column("selected", Boolean, nullable=False),
+    Index("ix_router_candidates_session", "session_id"),
+    Index("ix_router_candidates_tier", "tier"),
+)
+
+router_attempts = Table(
+    "router_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), nullable=False),
+    Column("call_seq", Integer, nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("model", String(128)),
+    Column("provider", String(128)),
+    Column("status", Integer),
+    Index("ix_router_attempts_session", "session_id"),
+    Index("ix_router_attempts_tier", "tier"),
+)
+
+
 def _v1_create(conn: Connection) -> None:
+    # A new database gets today's table shapes at once; later steps only add what is missing.
     metadata.create_all(conn, tables=[sessions, seats, flags, calls])
+
+
+def _v2_router_metadata(conn: Connection) -> None:
+    present = {c["name"] for c in inspect(conn).get_columns(calls.name)}
+    for name, sql_type in (("provider", "VARCHAR(128)"), ("router_json", "TEXT")):
+        if name not in present:
+            conn.exec_driver_sql(f"ALTER TABLE calls ADD COLUMN {name} {sql_type}")
+    metadata.create_all(conn, tables=[router_candidates, router_attempts])
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Forward-only: append a step, never edit a shipped one. Each runs in the transaction that
 # records its version, so a crash mid-migration leaves the database at the old version.
-MIGRATIONS: tuple[Migration, ...] = ((1, "create sessions, seats, flags, calls", _v1_create),)
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "create sessions, seats, flags, calls", _v1_create),
+    (2, "router metadata: calls.provider, calls.router_json, router_* tables", _v2_router_metadata),
+)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -6,71 +6,54 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from llm_council.audition import schema
-from llm_council.audition.duplicates import seat_sort_key
-from llm_council.audition.rows import as_utc, session_rows
+from llm_council.audition import schema, store_read
+from llm_council.audition.rows import session_rows
+from llm_council.audition.store_errors import (
+    AuditionStoreError,
+    InvalidSessionIdError,
+    SessionNotFoundError,
+    StoreConfigError,
+)
+from llm_council.audition.store_read import SchemaView, SeatBrief, SessionSummary
+from llm_council.audition.store_url import (
+    check_url,
+    plain_sqlite_file,
+    read_only_by_url,
+    sqlite_read_only_url,
+)
 from llm_council.config import CouncilConfig
-from llm_council.council.result import SessionResult
+from llm_council.council.result import CallRecord, SessionResult
 from llm_council.paths import user_data_dir
 from llm_council.registry import Registry
+
+__all__ = [
+    "AuditionStore",
+    "AuditionStoreError",
+    "InvalidSessionIdError",
+    "SeatBrief",
+    "SessionNotFoundError",
+    "SessionSummary",
+    "StoreConfigError",
+    "default_store_url",
+    "open_store",
+]
 
 _PG_MIGRATION_LOCK = 727_043  # advisory lock id: one migrating process at a time
 _WRITE = "llm_council_write"  # execution option: this connection's transactions write
 _BUSY_TIMEOUT_MS = 30_000
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
-_TABLES = ("sessions", "seats", "flags", "calls")
-
-
-class AuditionStoreError(Exception):
-    """A store operation failed; the message says what and where (never a password)."""
-
-
-class SessionNotFoundError(AuditionStoreError, LookupError):
-    """No stored session has that id or prefix, or several share the prefix."""
-
-
-class InvalidSessionIdError(AuditionStoreError, ValueError):
-    """The text given cannot be a session id (or a prefix of one)."""
-
-
-class SeatBrief(BaseModel):
-    """What one seat asked for and what it really was."""
-
-    seat_id: str
-    requested_model: str
-    resolved_model: str | None
-    status: str
-    duplicate_kind: str | None = None
-    duplicate_of: list[str] = Field(default_factory=list)
-
-    def __str__(self) -> str:
-        return f"{self.seat_id} {self.requested_model} → {self.resolved_model or self.status}"
-
-
-class SessionSummary(BaseModel):
-    """One entry of ``sessions list``."""
-
-    session_id: str
-    created_at: datetime
-    tier: str
-    mode: str
-    status: str
-    gateway: str
-    prompt: str  # the first line, shortened
-    seats: list[SeatBrief]
-    flags: int  # all duplicate flags of the session
-    flag_counts: dict[str, int]  # by kind: {"exact": 2, "drift": 1}
-    cost_usd: float
+_TABLES = store_read.TABLES
+# A write refused because this process may not write here (not because something broke):
+# PostgreSQL insufficient_privilege / read_only_sql_transaction; SQLite PERM, READONLY,
+# CANTOPEN (no journal can be created), AUTH.
+_PG_READ_ONLY = {"42501", "25006"}
+_SQLITE_READ_ONLY = {3, 8, 14, 23}
 
 
 def default_store_url() -> str:
@@ -79,24 +62,40 @@ def default_store_url() -> str:
 
 
 def open_store(config: CouncilConfig) -> AuditionStore:
-    """The store named by ``audition.url`` / ``LLM_COUNCIL_AUDITION_URL``, else the default."""
+    """The store named by ``audition.url`` / ``LLM_COUNCIL_AUDITION_URL``, else the default.
+
+    Raises StoreConfigError at once for a URL that cannot work (see AuditionStore); connects
+    nothing.
+    """
     return AuditionStore(config.audition.url or default_store_url())
+
+
+class _SessionRowTaken(Exception):
+    """The session row's insert hit a constraint: maybe another writer stored it first."""
 
 
 class AuditionStore:
     """Durable record of sessions, seats, flags and every gateway call.
 
-    Nothing is opened until first use; the schema is created or upgraded then.
+    The URL is checked and its driver loaded when the store is created; nothing is opened
+    until first use. Writing brings the schema to the current version first. Reading does
+    too when the store can be written; a store that cannot be written (a read-only file or
+    directory, ``mode=ro``, a role with only SELECT, a read replica) is read as it is, and
+    ``notices`` says when that is behind this llm-council.
     """
 
     def __init__(self, url: str) -> None:
-        try:
-            self._url = make_url(url)
-        except Exception as exc:  # ArgumentError, ValueError: whatever make_url rejects
-            raise AuditionStoreError(f"invalid audition store URL: {exc}") from None
-        self.url_for_humans = self._url.render_as_string(hide_password=True)
+        """Raises StoreConfigError for a URL that cannot work (bad, unsupported, no driver)."""
+        self._url = check_url(url)
+        # SQLite URLs hold no password: show them as given (rendering would escape "file:").
+        self.url_for_humans = (
+            url.strip() if self.is_sqlite else self._url.render_as_string(hide_password=True)
+        )
+        self.notices: list[str] = []  # said once per store, e.g. "read-only and behind"
+        self.schema_upgrades: tuple[int, ...] = ()  # versions this store object applied
         self._engine: Engine | None = None
-        self._ready = False
+        self._view: SchemaView | None = None
+        self._read_only = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -106,44 +105,58 @@ class AuditionStore:
     def is_sqlite(self) -> bool:
         return self._url.get_backend_name() == "sqlite"
 
+    @property
+    def read_only(self) -> bool:
+        """Known not to be writable by this process (after first use)."""
+        return self._read_only
+
     # -- connection and schema ------------------------------------------------------------
 
     def engine(self) -> Engine:
-        """The engine, with the schema migrated to the current version (once per store).
+        """The engine for reading; on first use the schema is upgraded if the store is writable.
 
         Transactions opened on it directly are plain (deferred) ones, right for reading;
-        the store's own writes take SQLite's write lock up front.
+        the store's own writes take SQLite's write lock up front. Check ``has_table`` /
+        ``has_column`` before reading tables newer than version 1: a read-only store may
+        be behind.
         """
+        return self._open(write=False)
+
+    def _open(self, *, write: bool) -> Engine:
         with self._lock:
             if self._engine is None:
                 with self._errors("open the audition store at"):
                     self._engine = self._create_engine()
-            if not self._ready:
+            view = self._view
+            if view is None or (write and view.version != schema.SCHEMA_VERSION):
                 with self._errors("open the audition store at"):
-                    self._migrate(self._engine)
-                self._ready = True
+                    self._view = self._prepare(self._engine, write=write)
             return self._engine
 
     def _create_engine(self) -> Engine:
+        self._read_only = read_only_by_url(self._url)
         if not self.is_sqlite:
             return create_engine(self._url, pool_pre_ping=True)
-        database = self._url.database
-        in_memory = not database or database == ":memory:"
-        if not in_memory and not database.startswith("file:"):
+        url = self._url
+        path = plain_sqlite_file(url)
+        if path is not None and (read_only_url := sqlite_read_only_url(url)) is not None:
+            url, path, self._read_only = read_only_url, None, True
+        if path is not None:
             try:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise AuditionStoreError(
                     f"cannot create the directory for {self.url_for_humans}: {exc.strerror or exc}"
                 ) from None
+        in_memory = not url.database or url.database == ":memory:"
         connect_args: dict[str, Any] = {"timeout": _BUSY_TIMEOUT_MS / 1000}
         extra: dict[str, Any] = {}
         if in_memory:
             # One shared connection, or each thread (asyncio.to_thread) would see its own DB.
             connect_args["check_same_thread"] = False
             extra["poolclass"] = StaticPool
-        engine = create_engine(self._url, connect_args=connect_args, **extra)
-        read_only = self._url.query.get("mode") == "ro"
+        engine = create_engine(url, connect_args=connect_args, **extra)
+        set_wal = not self._read_only and not in_memory
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -151,7 +164,7 @@ class AuditionStore:
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            if not read_only and not in_memory:
+            if set_wal:
                 # WAL: readers never block the writer and several processes can log at once.
                 cursor.execute("PRAGMA journal_mode=WAL")
                 # One commit per session: an fsync each is cheap and survives power loss.
@@ -167,21 +180,51 @@ class AuditionStore:
 
         return engine
 
-    def _migrate(self, engine: Engine) -> None:
+    def _prepare(self, engine: Engine, *, write: bool) -> SchemaView:
+        """Bring the schema current (always for a writer, when possible for a reader)."""
         # Fast path without the write lock: every open after the first finds the schema current.
         with engine.connect() as conn:
             found = schema.current_version(conn)
         if found == schema.SCHEMA_VERSION:
-            return
+            return SchemaView(found)
         if found > schema.SCHEMA_VERSION:
             raise AuditionStoreError(self._too_new(found))
+        if not write and self._read_only:
+            return self._as_it_is(engine, found)
+        try:
+            self._migrate(engine)
+        except SQLAlchemyError as exc:
+            if write or not _is_refused_write(exc):
+                raise
+            self._read_only = True
+            return self._as_it_is(engine, found)
+        return SchemaView(schema.SCHEMA_VERSION)
+
+    def _as_it_is(self, engine: Engine, found: int) -> SchemaView:
+        if found == 0:
+            notice = (
+                f"the store at {self.url_for_humans} holds no llm-council tables and cannot "
+                "be written from here: nothing has been recorded in it"
+            )
+        else:
+            notice = (
+                f"the store at {self.url_for_humans} is at schema version {found}, this "
+                f"llm-council writes {schema.SCHEMA_VERSION}; open it writable once to upgrade"
+            )
+        if notice not in self.notices:
+            self.notices.append(notice)
+        with engine.connect() as conn:
+            return SchemaView.of(conn, found)
+
+    def _migrate(self, engine: Engine) -> None:
         with self._writing(engine) as conn:
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
             try:
-                schema.upgrade(conn)
+                applied = schema.upgrade(conn)
             except schema.SchemaTooNewError as exc:
                 raise AuditionStoreError(self._too_new(exc.found)) from None
+        self.schema_upgrades += tuple(applied)
 
     def _too_new(self, found: int) -> str:
         return (
@@ -192,8 +235,8 @@ class AuditionStore:
 
     @contextmanager
     def _writing(self, engine: Engine | None = None) -> Iterator[Connection]:
-        """A write transaction: BEGIN IMMEDIATE on SQLite, a normal one elsewhere."""
-        with (engine or self.engine()).connect() as conn:
+        """A write transaction (BEGIN IMMEDIATE on SQLite) on a current schema."""
+        with (engine or self._open(write=True)).connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
@@ -210,10 +253,28 @@ class AuditionStore:
                 f"cannot {action} {self.url_for_humans}: {_cause(exc)}"
             ) from None
 
+    @contextmanager
+    def _reading(self) -> Iterator[tuple[Connection, SchemaView]]:
+        with self._errors("read"):
+            engine = self.engine()
+            assert self._view is not None  # set by engine()
+            with engine.connect() as conn:
+                yield conn, self._view
+
     def schema_version(self) -> int:
         """The schema version the database is at (after any upgrade on open)."""
-        with self._errors("read"), self.engine().connect() as conn:
+        with self._reading() as (conn, _view):
             return schema.current_version(conn)
+
+    def has_table(self, table: str) -> bool:
+        """Whether ``table`` of this llm-council's schema exists (always, unless behind)."""
+        self.engine()
+        return self._view is not None and self._view.has_table(table)
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table.column`` exists (always, unless a read-only store is behind)."""
+        self.engine()
+        return self._view is not None and self._view.has_column(table, column)
 
     def close(self) -> None:
         """Release the connections; the store reopens on next use."""
@@ -221,14 +282,16 @@ class AuditionStore:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
-                self._ready = False
+                self._view = None
 
     # -- writing ------------------------------------------------------------------------
 
     def write_session(self, result: SessionResult, registry: Registry) -> bool:
-        """Write one session (session, seats, flags, calls) in one transaction.
+        """Write one session (session, seats, flags, calls, router rows) in one transaction.
 
-        Returns False when the session was already stored: writing twice is a no-op.
+        Returns False when the session was already stored: writing twice is a no-op. Any
+        other failure, a constraint included (two seats with one id), raises
+        AuditionStoreError and nothing of the session is kept.
         """
         rows = session_rows(result, registry)
         with self._errors(f"write session {result.session_id} to"):
@@ -236,17 +299,21 @@ class AuditionStore:
                 with self._writing() as conn:
                     if self._has_session(conn, result.session_id):
                         return False
-                    for table in _TABLES:
+                    try:
+                        conn.execute(insert(schema.sessions), rows["sessions"])
+                    except IntegrityError as exc:
+                        raise _SessionRowTaken from exc
+                    for table in _TABLES[1:]:
                         if rows[table]:
                             conn.execute(insert(getattr(schema, table)), rows[table])
                 return True
-            except IntegrityError:
-                # Another process may have stored this session between our check and insert
-                # (PostgreSQL); any other constraint failure is a real problem and is raised.
+            except _SessionRowTaken as taken:
+                # Only the session row can collide with another writer (PostgreSQL: both saw
+                # it missing, the other committed first). Stored now means that race.
                 with self.engine().connect() as conn:
                     if self._has_session(conn, result.session_id):
                         return False
-                raise
+                raise taken.__cause__ from None  # type: ignore[misc]
 
     @staticmethod
     def _has_session(conn: Connection, session_id: str) -> bool:
@@ -258,133 +325,58 @@ class AuditionStore:
 
     # -- reading ------------------------------------------------------------------------
 
-    def list_sessions(self, last: int = 20, tier: str | None = None) -> list[SessionSummary]:
-        """The ``last`` most recent sessions, newest first, optionally of one tier."""
-        s, st, fl = schema.sessions, schema.seats, schema.flags
-        query = select(
-            s.c.session_id,
-            s.c.created_at,
-            s.c.tier,
-            s.c.mode,
-            s.c.status,
-            s.c.gateway,
-            func.substr(s.c.prompt, 1, 200).label("prompt"),
-            s.c.cost_usd,
-        )
-        if tier:
-            query = query.where(s.c.tier == tier)
-        query = query.order_by(s.c.created_at.desc(), s.c.session_id).limit(max(last, 0))
-        with self._errors("read"), self.engine().connect() as conn:
-            heads = conn.execute(query).mappings().all()
-            ids = [h["session_id"] for h in heads]
-            seat_rows = (
-                conn.execute(
-                    select(
-                        st.c.session_id,
-                        st.c.seat_id,
-                        st.c.requested_model,
-                        st.c.resolved_model,
-                        st.c.status,
-                        st.c.duplicate_kind,
-                        st.c.duplicate_of,
-                    ).where(st.c.session_id.in_(ids))
-                )
-                .mappings()
-                .all()
-                if ids
-                else []
-            )
-            flag_rows = (
-                conn.execute(
-                    select(fl.c.session_id, fl.c.kind, func.count())
-                    .where(fl.c.session_id.in_(ids))
-                    .group_by(fl.c.session_id, fl.c.kind)
-                ).all()
-                if ids
-                else []
-            )
-        seats_of: dict[str, list[Any]] = {}
-        for row in seat_rows:
-            seats_of.setdefault(row["session_id"], []).append(row)
-        flags_of: dict[str, dict[str, int]] = {}
-        for session_id, kind, count in flag_rows:
-            flags_of.setdefault(session_id, {})[kind] = int(count)
-        summaries = []
-        for h in heads:
-            kinds = dict(sorted(flags_of.get(h["session_id"], {}).items()))
-            seats = sorted(
-                seats_of.get(h["session_id"], []), key=lambda r: seat_sort_key(r["seat_id"])
-            )
-            summaries.append(
-                SessionSummary(
-                    session_id=h["session_id"],
-                    created_at=as_utc(h["created_at"]),
-                    tier=h["tier"],
-                    mode=h["mode"],
-                    status=h["status"],
-                    gateway=h["gateway"],
-                    prompt=_first_line(h["prompt"] or ""),
-                    seats=[
-                        SeatBrief(
-                            seat_id=r["seat_id"],
-                            requested_model=r["requested_model"],
-                            resolved_model=r["resolved_model"],
-                            status=r["status"],
-                            duplicate_kind=r["duplicate_kind"],
-                            duplicate_of=r["duplicate_of"].split(",") if r["duplicate_of"] else [],
-                        )
-                        for r in seats
-                    ],
-                    flags=sum(kinds.values()),
-                    flag_counts=kinds,
-                    cost_usd=float(h["cost_usd"]),
-                )
-            )
-        return summaries
+    def count_sessions(self, tier: str | None = None) -> int:
+        """How many sessions are stored (of one tier)."""
+        with self._reading() as (conn, view):
+            return store_read.count_sessions(conn, view, tier)
+
+    def list_sessions(self, last: int | None = 20, tier: str | None = None) -> list[SessionSummary]:
+        """The ``last`` most recent sessions (every one when None), newest first."""
+        with self._reading() as (conn, view):
+            return store_read.summaries(conn, view, last, tier)
 
     def get_session(self, session_id: str) -> SessionResult:
-        """A stored session by full id or unique prefix (its stored SessionResult JSON).
+        """A stored session by full id or unique prefix, with its ``calls`` read back.
 
         Raises InvalidSessionIdError for text that cannot be an id, SessionNotFoundError
         for an unknown or ambiguous one.
         """
-        wanted = session_id.strip()
-        if not _SESSION_ID.fullmatch(wanted):
-            raise InvalidSessionIdError(
-                f"{session_id!r} is not a session id (letters, digits and '-', as "
-                "`llm-council sessions list` shows them)"
-            )
-        s = schema.sessions
-        with self._errors("read"), self.engine().connect() as conn:
-            exact = conn.execute(select(s.c.result_json).where(s.c.session_id == wanted)).first()
-            if exact is not None:
-                return SessionResult.model_validate_json(exact[0])
-            pattern = re.sub(r"([\\%_])", r"\\\1", wanted) + "%"
-            rows = conn.execute(
-                select(s.c.session_id, s.c.result_json)
-                .where(s.c.session_id.like(pattern, escape="\\"))
-                .order_by(s.c.session_id)
-                .limit(5)
-            ).all()
-        # SQLite's LIKE ignores case; keep prefix matching case-sensitive on every backend.
-        rows = [r for r in rows if r[0].startswith(wanted)]
+        wanted = _checked_id(session_id)
+        with self._reading() as (conn, view):
+            rows = store_read.find_session(conn, view, wanted)
+            if len(rows) == 1:
+                result = store_read.session_result(*rows[0])
+                result.calls = store_read.calls(conn, view, result.session_id)
+                return result
         if not rows:
             raise SessionNotFoundError(f"no session {wanted!r} in {self.url_for_humans}")
-        if len(rows) > 1:
-            shown = ", ".join(r[0] for r in rows[:3])
-            raise SessionNotFoundError(
-                f"{wanted!r} matches several sessions ({shown}, ...); give more of the id"
-            )
-        return SessionResult.model_validate_json(rows[0][1])
+        shown = ", ".join(r[0] for r in rows[:3])
+        raise SessionNotFoundError(
+            f"{wanted!r} matches several sessions ({shown}, ...); give more of the id"
+        )
+
+    def get_calls(self, session_id: str) -> list[CallRecord]:
+        """Every gateway call of the session with this exact id, in order, router data parsed.
+
+        Raises SessionNotFoundError when no session has that id.
+        """
+        wanted = _checked_id(session_id)
+        with self._reading() as (conn, view):
+            found = view.has_table("sessions") and self._has_session(conn, wanted)
+            if found:
+                return store_read.calls(conn, view, wanted)
+        raise SessionNotFoundError(f"no session {wanted!r} in {self.url_for_humans}")
 
     def counts(self) -> dict[str, int]:
-        """Rows per table."""
-        with self._errors("read"), self.engine().connect() as conn:
+        """Rows per table (0 for a table a read-only store does not have yet)."""
+        with self._reading() as (conn, view):
             return {
                 name: int(
                     conn.execute(select(func.count()).select_from(getattr(schema, name))).scalar()
                     or 0
                 )
+                if (view.version > 0 if name == "schema_version" else view.has_table(name))
+                else 0
                 for name in ("schema_version", *_TABLES)
             }
 
@@ -394,9 +386,23 @@ class AuditionStore:
             return sorted(inspect(self.engine()).get_table_names())
 
 
-def _first_line(text: str, width: int = 80) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
+def _checked_id(session_id: str) -> str:
+    wanted = session_id.strip()
+    if not _SESSION_ID.fullmatch(wanted):
+        raise InvalidSessionIdError(
+            f"{session_id!r} is not a session id (letters, digits and '-', as "
+            "`llm-council sessions list` shows them)"
+        )
+    return wanted
+
+
+def _is_refused_write(exc: SQLAlchemyError) -> bool:
+    """The database refused a write for lack of permission, not for a fault."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _PG_READ_ONLY:
+        return True
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _SQLITE_READ_ONLY
 
 
 def _cause(exc: BaseException) -> str:
