@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 
 from llm_council.audition.sessions_cli import sessions_app
-from llm_council.cli_errors import fail
 from llm_council.audition.store_errors import StoreConfigError
+from llm_council.cli_errors import fail
 from llm_council.config import ConfigError, DuplicatePolicy
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
