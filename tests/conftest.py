@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -67,9 +68,10 @@ def _hermetic_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    """The CLI configures structlog globally; give every test the library defaults back."""
+def _restore_logging() -> Iterator[None]:
+    """The CLI sets up the ``llm_council`` logger (a stderr handler, a level); undo it per test."""
+    logger = logging.getLogger("llm_council")
+    handlers, level = list(logger.handlers), logger.level
     yield
-    import structlog
-
-    structlog.reset_defaults()
+    logger.handlers[:] = handlers
+    logger.setLevel(level)

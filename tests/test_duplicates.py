@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from structlog.testing import capture_logs
-
 from llm_council.audition.duplicates import (
     apply_flags,
     collapse_groups,
@@ -13,6 +11,7 @@ from llm_council.audition.duplicates import (
 )
 from llm_council.council.result import DuplicateFlag, SeatResult
 from tests.audition_data import GROK, KIMI, MINI, PARETO, SONNET, registry
+from tests.log_events import capture_events
 
 OPUS_47, OPUS_46 = "anthropic/claude-opus-4.7", "anthropic/claude-opus-4.6"
 REG = registry()
@@ -107,7 +106,7 @@ def test_apply_flags_summarises_serialises_and_logs_each_flag():
         seat("s10", PARETO, MINI),
         seat("s4", PARETO, OPUS_47),
     ]
-    with capture_logs() as logs:
+    with capture_events() as logs:
         apply_flags(seats, stage1_flags(seats, REG))
         apply_flags([seats[2]], {"s10": [DuplicateFlag(kind="drift", stage2_model=SONNET)]})
     s1, s2, s10, s4 = seats

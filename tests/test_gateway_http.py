@@ -9,7 +9,6 @@ import time
 from email.utils import formatdate
 
 import pytest
-from structlog.testing import capture_logs
 
 from llm_council.config import GatewaySettings
 from llm_council.gateway.base import (
@@ -30,6 +29,7 @@ from llm_council.gateway.base import (
 )
 from llm_council.gateway.openrouter import OpenRouterGateway
 from tests.conftest import free_port, serve_asgi
+from tests.log_events import capture_events
 from tests.scripted_openrouter import Reply, ScriptedServer, completion, error
 
 KEY = "sk-or-v1-secret-test-key-0123456789"
@@ -434,7 +434,7 @@ async def test_the_key_never_leaks_from_errors_reprs_or_logs(served):
     # error and in a long non-JSON body cut where the key straddles the cut.
     cut = "x" * 190 + KEY
     raised: list[GatewayError] = []
-    with capture_logs() as logs:
+    with capture_events() as logs:
         _, retrying = served(
             Reply(status=429, body=error(429, f"slow down {KEY}", raw=[{"key": KEY}])),
             Reply(status=500, body=cut.encode()),
@@ -464,7 +464,7 @@ async def test_the_key_never_leaks_from_errors_reprs_or_logs(served):
 async def test_the_key_never_leaks_from_transport_errors():
     gw = gateway(f"http://127.0.0.1:{free_port()}", attempts=1)
     try:
-        with capture_logs() as logs, pytest.raises(GatewayConnectionError) as info:
+        with capture_events() as logs, pytest.raises(GatewayConnectionError) as info:
             await gw.complete(request())
         assert_no_key(info.value, vars(info.value), info.value.__context__, gw)
         assert KEY not in json.dumps(logs, default=str)
@@ -496,7 +496,7 @@ async def test_one_pooled_client_reuses_connections(asgi_server):
 
 async def test_pareto_resolved_event(served):
     _, gw = served(Reply(body=completion("openai/gpt-5.4-mini")))
-    with capture_logs() as logs:
+    with capture_events() as logs:
         await gw.complete(request(model="openrouter/pareto-code:nitro"))
         await gw.complete(request(model="openai/gpt-5.4"))
     events = [e for e in logs if e["event"] == "pareto.resolved"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import structlog
-
 from llm_council.council.result import DuplicateFlag, FlagKind, SeatResult
+from llm_council.log import get_logger
 from llm_council.pareto import band_for_score, rank_band
 from llm_council.registry import Registry
 
-_log = structlog.get_logger("llm_council.audition")
+_log = get_logger("llm_council.audition")
 
 
 def stage1_flags(seats: Sequence[SeatResult], registry: Registry) -> dict[str, list[DuplicateFlag]]:

@@ -9,14 +9,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import structlog
-
 from llm_council.audition.store import AuditionStore, AuditionStoreError
 from llm_council.council.result import CallRecord, SessionResult
+from llm_council.log import get_logger
 from llm_council.paths import user_data_dir
 from llm_council.registry import Registry
 
-_log = structlog.get_logger("llm_council.audition")
+_log = get_logger("llm_council.audition")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -131,6 +130,10 @@ def import_spilled(
             except AuditionStoreError as exc:
                 problems.append(f"{path}: {exc}")
                 return imported, problems  # the store is still down; keep the rest for later
-            path.unlink()
             imported.append(result.session_id)
+            try:
+                path.unlink()
+            except OSError as exc:
+                # Stored already; a later import finds it stored and only retries the removal.
+                problems.append(f"{path}: stored, but the file could not be removed: {exc}")
     return imported, problems

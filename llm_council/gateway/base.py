@@ -7,6 +7,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_council.gateway.router_metadata import RouterMetadata
+from llm_council.redaction import redact, redact_deep
 
 GatewayKind = Literal["openrouter", "sandbox"]
 # The outcome of one call, as recorded per seat; "ok" is success, the rest name a cause.
@@ -99,12 +100,14 @@ class GatewayError(Exception):
         metadata: dict[str, Any] | None = None,
         attempts: int = 1,
     ) -> None:
+        # Masked where built: any message may quote server text that echoes the key.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.retry_after = retry_after
-        self.code = code
-        self.metadata = metadata or {}
+        self.code = redact_deep(code)
+        self.metadata = redact_deep(metadata or {})
         self.attempts = attempts
 
     def __str__(self) -> str:

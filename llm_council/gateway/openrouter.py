@@ -345,7 +345,7 @@ class OpenRouterGateway:
     ) -> CompletionResult:
         # An answer without a `model` field was still generated and billed: keep it and
         # record the model as unknown rather than retrying (retries are for no answer).
-        resolved = _str_or_none(payload.get("model")) or None
+        resolved = self._redact(_str_or_none(payload.get("model")) or "") or None
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise MalformedResponseError("response has no 'choices'")
@@ -367,8 +367,8 @@ class OpenRouterGateway:
             attempts=attempts,
             min_coding_score=plugin["min_coding_score"] if plugin else None,
             variant=ref.variant if ref else None,
-            provider=_str_or_none(payload.get("provider")),
-            router=parse_router_metadata(payload.get(METADATA_FIELD)),
+            provider=self._redact(_str_or_none(payload.get("provider")) or "") or None,
+            router=parse_router_metadata(self._redact_deep(payload.get(METADATA_FIELD))),
         )
         if ref is not None:
             _log.info(
