@@ -3,7 +3,9 @@
 Generates a synthetic store through the real schema: ~100,000 sessions over 30 days across
 the five tiers (the default pools, one Pareto seat each resolving inside its band, sometimes
 onto a named seat), each with its answer, review and chairman calls, plus retries and
-reroutes, up to ``--calls`` calls. Rows go in with executemany in large transactions. Then
+reroutes, up to ``--calls`` calls; each answered Pareto call carries router metadata (its
+band's candidates, sometimes a failed attempt first) in ``router_candidates`` /
+``router_attempts``. Rows go in with executemany in large transactions. Then
 it builds the JSON report in-process a few times and once through the CLI in a fresh
 process (imports included), and prints the timings. Target: under 2 s on a 2-core machine.
 
@@ -48,6 +50,7 @@ _FILLER = (
 )
 CHAIRMAN = "anthropic/claude-opus-4.7"
 BATCH_CALLS = 100_000
+_TABLES = ("sessions", "seats", "flags", "calls", "router_candidates", "router_attempts")
 
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -65,7 +68,7 @@ def generate(store: AuditionStore, registry: Registry, target_calls: int, seed: 
         score = config.tier_score(tier)
         pool = [e.model for e in config.pool(tier).models]
         tiers[tier] = (pool, score, list(route(registry, score).candidates))
-    batch: Rows = {"sessions": [], "seats": [], "flags": [], "calls": []}
+    batch: Rows = {name: [] for name in _TABLES}
 
     def flush() -> None:
         with engine.begin() as conn:
@@ -133,7 +136,7 @@ def one_session(
     bordas = [None if j in failed else rng.random() for j in range(len(pool))]
     ranked = [j for j in range(len(pool)) if bordas[j] is not None]
     first = max(ranked, key=lambda j: bordas[j] or 0.0) if ranked else None
-    rows: Rows = {"sessions": [], "seats": [], "flags": [], "calls": []}
+    rows: Rows = {name: [] for name in _TABLES}
     rows["sessions"].append(
         {
             "session_id": sid, "created_at": created, "day": created.strftime("%Y-%m-%d"),
@@ -182,6 +185,25 @@ def one_session(
         if cost is not None and is_pareto and rng.random() < 0.01:
             cost *= 8  # a rare upstream price change: billed above the band
         seq = len(rows["calls"])
+        router_json = None
+        if is_pareto and resolved_model:
+            # What OpenRouter's openrouter_metadata records: the band's available endpoints
+            # and, now and then, a failed attempt before the one that answered.
+            failed = (
+                candidates[0] if rng.random() < 0.05 and candidates[0] != resolved_model else None
+            )
+            listed = [*candidates, *([] if resolved_model in candidates else [resolved_model])]
+            rows["router_candidates"] += [
+                {"session_id": sid, "call_seq": seq, "tier": tier, "model": m,
+                 "provider": registry.provider_of(m), "selected": m == resolved_model}
+                for m in listed
+            ]  # fmt: skip
+            rows["router_attempts"] += [
+                {"session_id": sid, "call_seq": seq, "tier": tier, "model": m,
+                 "provider": registry.provider_of(m), "status": status}
+                for m, status in ((failed, 503), (resolved_model, 200)) if m
+            ]  # fmt: skip
+            router_json = json.dumps({"strategy": "pareto", "candidates": listed})
         rows["calls"].append(
             {
                 "session_id": sid, "seq": seq, "tier": tier, "stage": stage,
@@ -192,6 +214,8 @@ def one_session(
                 "error": None, "started_at": created, "latency_ms": 800.0,
                 "prompt_tokens": p_tok, "completion_tokens": c_tok, "cost_usd": cost,
                 "cost_estimated": False, "attempts": 1,
+                "provider": registry.provider_of(resolved_model) if resolved_model else None,
+                "router_json": router_json,
             }
         )  # fmt: skip
 
@@ -251,7 +275,8 @@ def main() -> int:
     cli = time_cli(db)
     print(
         f"report over {counts['calls']:,} calls / {counts['sessions']:,} sessions "
-        f"({counts['seats']:,} seats, {counts['flags']:,} flags): in-process median "
+        f"({counts['seats']:,} seats, {counts['flags']:,} flags, "
+        f"{counts.get('router_candidates', 0):,} router candidates): in-process median "
         f"{statistics.median(timings):.2f}s, best {min(timings):.2f}s; CLI in a fresh process "
         f"{cli:.2f}s ({len(text):,} bytes of JSON; target < 2 s)"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from llm_council.gateway.factory import GatewayChoice, make_gateway
 from llm_council.log import get_logger
 from llm_council.paths import default_overlay_path
 from llm_council.registry import Registry, load_registry
+from llm_council.telemetry import capture_content_from_env, record_session
 
 if TYPE_CHECKING:
     from llm_council.audition.logger import AuditionLogger
@@ -154,6 +156,9 @@ class Council:
             problem = await asyncio.shield(write)
             if problem:
                 result.notices.append(problem)
+        # One span per call under a session span when OpenTelemetry is installed and set up;
+        # a no-op otherwise. Prompt and answer text only with the standard opt-in variable.
+        record_session(result, capture_content=capture_content_from_env(os.environ))
 
     def plan(
         self, tier: str | None = None, mode: Mode | None = None, chairman: str | None = None

@@ -163,17 +163,28 @@ class Registry:
         return [m for m in model_ids if not self.is_known(m)]
 
     def with_overrides(
-        self, overrides: dict[str, dict[str, Any]], source: str = "<overrides>"
+        self,
+        overrides: dict[str, dict[str, Any]],
+        source: str = "<overrides>",
+        shortlist: dict[Band, tuple[str, ...]] | None = None,
     ) -> Registry:
-        """A copy whose model entries take fields from ``overrides`` (the sync overlay).
+        """A copy whose model entries take fields from ``overrides`` and whose Pareto bands
+        are replaced by ``shortlist`` (the sync overlay; bands it omits stay as they were).
 
-        Every overridden entry is validated again; ``source`` names the overlay in errors.
+        Everything is validated again; ``source`` names the overlay in errors.
         """
         models = tuple(
             _override(m, overrides[m.id], source) if m.id in overrides else m
             for m in self.data.models
         )
-        return Registry(self.data.model_copy(update={"models": models}), self.source)
+        pareto = self.data.pareto
+        if shortlist:
+            pareto = pareto.model_copy(update={"shortlist": {**pareto.shortlist, **shortlist}})
+        data = self.data.model_copy(update={"models": models, "pareto": pareto})
+        try:
+            return Registry(data, self.source)
+        except RegistryError as exc:
+            raise RegistryError(f"{exc} (with the overlay {source})") from None
 
 
 def _override(entry: ModelEntry, fields: dict[str, Any], source: str) -> ModelEntry:
@@ -205,8 +216,8 @@ def load_registry(path: str | Path | None = None, overlay: str | Path | None = N
     registry_path = Path(path) if path else shipped_file(REGISTRY_FILENAME)
     registry = Registry(_parse(registry_path), source=str(registry_path))
     if overlay is not None and Path(overlay).is_file():
-        overrides = _read_overlay(Path(overlay))
-        registry = registry.with_overrides(overrides, source=str(overlay))
+        overrides, shortlist = _read_overlay(Path(overlay))
+        registry = registry.with_overrides(overrides, source=str(overlay), shortlist=shortlist)
     return registry
 
 
@@ -254,7 +265,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return str(exc)
 
 
-def _read_overlay(path: Path) -> dict[str, dict[str, Any]]:
+def _read_overlay(path: Path) -> tuple[dict[str, dict[str, Any]], dict[Band, tuple[str, ...]]]:
+    """The overlay's model fields and its Pareto shortlist bands (``registry sync``)."""
     where = f"registry overlay error in {path}"
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -271,4 +283,24 @@ def _read_overlay(path: Path) -> dict[str, dict[str, Any]]:
             raise RegistryError(f"{where} at models.{model_id}: must be a mapping of fields")
         # Only what `registry sync` refreshes; families and scores stay curated.
         overrides[str(model_id)] = {k: v for k, v in fields.items() if k in OVERLAY_FIELDS}
-    return overrides
+    return overrides, _overlay_shortlist(raw, where)
+
+
+def _overlay_shortlist(raw: Any, where: str) -> dict[Band, tuple[str, ...]]:
+    """``pareto.shortlist`` of the overlay (``registry sync --from-store``): whole bands."""
+    pareto = raw.get("pareto") if isinstance(raw, dict) else None
+    if pareto is None:
+        return {}
+    bands = pareto.get("shortlist") if isinstance(pareto, dict) else None
+    if not isinstance(bands, dict):
+        raise RegistryError(f"{where} at pareto.shortlist: must be a mapping of band -> model ids")
+    shortlist: dict[Band, tuple[str, ...]] = {}
+    for band, members in bands.items():
+        if band not in BANDS:
+            raise RegistryError(
+                f"{where} at pareto.shortlist.{band}: unknown band (bands are {', '.join(BANDS)})"
+            )
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise RegistryError(f"{where} at pareto.shortlist.{band}: must be a list of model ids")
+        shortlist[band] = tuple(members)
+    return shortlist

@@ -149,7 +149,12 @@ def runner(tmp_path, monkeypatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)  # no ./unified_config.yaml: the shipped one
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # no user overlay
     monkeypatch.setenv("COLUMNS", "200")  # rich: wide enough that model ids are not folded
-    for name in ("LLM_COUNCIL_CONFIG", "LLM_COUNCIL_MODELS_BALANCED", "OPENROUTER_API_KEY"):
+    for name in (
+        "LLM_COUNCIL_CONFIG",
+        "LLM_COUNCIL_MODELS_BALANCED",
+        "OPENROUTER_API_KEY",
+        "LLM_COUNCIL_AUDITION_URL",  # the default store in the empty data dir: none yet
+    ):
         monkeypatch.delenv(name, raising=False)
     return CliRunner()
 

@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llm_council.audition.report import build_report
-from llm_council.audition.report_render import render_html, render_markdown
+from llm_council.audition.report_html import render_html
+from llm_council.audition.report_render import render_markdown
 from llm_council.audition.report_stats import (
     mean_ci95,
     normalised_entropy,
@@ -32,6 +33,7 @@ from llm_council.council.result import (
     SeatResult,
     SessionResult,
 )
+from llm_council.gateway.router_metadata import RouterAttempt, RouterCandidate, RouterMetadata
 from llm_council.registry import load_registry
 from tests.pg import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -44,6 +46,11 @@ FLASH, HAIKU = "google/gemini-3-flash-preview", "anthropic/claude-haiku-4.5"
 
 # A: exact duplicate, chairman call. B: a review billed above band. C: family dup + drift.
 # D: quick tier, no Pareto seat. E: Pareto seat timed out. F: plain.
+# Router metadata (Pareto seat calls): A answer lists Mini (selected), Kimi, Grok; B answer
+# lists Mini from two providers and Kimi (selected) after Mini failed with 503; B's review
+# carries none; C answer lists Sonnet 4.5 (selected) and Kimi after an unnamed 502; C review
+# lists Grok (selected) and Mini; F answer lists Kimi (selected), Mini, Grok after Mini
+# failed twice. A named call (A s1) and the chairman carry metadata too: never counted.
 ENTROPY_2_OF_3 = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)) / math.log(3)  # 0.579380
 
 
@@ -57,13 +64,27 @@ def seat(sid, requested, resolved, borda, flags=(), status="ok"):
     )  # fmt: skip
 
 
-def call(stage, sid, requested, resolved, cost, status="ok"):
+def call(stage, sid, requested, resolved, cost, status="ok", router=None):
     return CallRecord(
         stage=stage, seat_id=sid, requested_model=requested, resolved_model=resolved,
         min_coding_score=0.5 if requested == PARETO else None, status=status,
         started_at=datetime(2026, 11, 20, tzinfo=UTC), latency_ms=10,
-        prompt_tokens=1000, completion_tokens=1000, cost_usd=cost,
+        prompt_tokens=1000, completion_tokens=1000, cost_usd=cost, router=router,
     )  # fmt: skip
+
+
+def router(candidates, attempts=()):
+    """OpenRouter's ``openrouter_metadata`` as the gateway parses it (docs: Router Metadata,
+    https://openrouter.ai/docs/guides/features/router-metadata): ``endpoints.available`` are
+    (model, provider, selected) endpoints, so one model can be listed by several providers;
+    ``attempts`` carry an HTTP status each. ``candidates``: (model, provider, selected)."""
+    return RouterMetadata(
+        strategy="pareto",
+        candidates=tuple(
+            RouterCandidate(model=m, provider=p, selected=s) for m, p, s in candidates
+        ),
+        attempts=tuple(RouterAttempt(model=m, status=st) for m, st in attempts),
+    )
 
 
 def session(sid, when, tier, seats, calls):
@@ -91,13 +112,19 @@ def fixed_sessions() -> list[SessionResult]:
         session("aaaa", at(20, 10), "balanced",
             [seat("s1", MINI, MINI, 0.5, [exact_a]), seat("s2", SONNET, SONNET, 1.0),
              seat("s3", PARETO, MINI, 0.0, [exact_b])],
-            [call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.004),
-             call("answer", "s3", PARETO, MINI, 0.001),
-             call("chairman", "chairman", OPUS, OPUS, 0.01)]),  # not a seat call: excluded
+            [call("answer", "s1", MINI, MINI, 0.001, router=router([(MINI, "OpenAI", True)])),
+             call("answer", "s2", SONNET, SONNET, 0.004),
+             call("answer", "s3", PARETO, MINI, 0.001, router=router(
+                 [(MINI, "OpenAI", True), (KIMI, "Moonshot", False), (GROK, "xAI", False)],
+                 [(MINI, 200)])),
+             call("chairman", "chairman", OPUS, OPUS, 0.01,  # not a seat call: excluded
+                  router=router([(OPUS, "Anthropic", True)], [(OPUS, 500)]))]),
         session("bbbb", at(21, 9), "balanced",
             [seat("s1", MINI, MINI, 0.0), seat("s2", SONNET, SONNET, 0.5),
              seat("s3", PARETO, KIMI, 1.0)],
-            [call("answer", "s3", PARETO, KIMI, 0.002),
+            [call("answer", "s3", PARETO, KIMI, 0.002, router=router(
+                 [(MINI, "OpenAI", False), (MINI, "Azure", False), (KIMI, "Moonshot", True)],
+                 [(MINI, 503), (KIMI, 200)])),
              # medium band ceiling for 1000 + 1000 tokens: (1000*3 + 1000*15)/1e6 = 0.018
              # (Sonnet's rates are the band's highest), *1.01 tolerance = 0.01818 < 0.05
              call("review", "s3", PARETO, KIMI, 0.05),
@@ -105,7 +132,11 @@ def fixed_sessions() -> list[SessionResult]:
         session("cccc", at(21, 11), "balanced",
             [seat("s1", MINI, MINI, 1.0), seat("s2", SONNET, SONNET, 0.0, [fam_2]),
              seat("s3", PARETO, SONNET45, 0.5, [fam_3, drift])],
-            [call("answer", "s3", PARETO, SONNET45, 0.002), call("review", "s3", PARETO, GROK, 0.003),
+            [call("answer", "s3", PARETO, SONNET45, 0.002, router=router(
+                 [(SONNET45, "Anthropic", True), (KIMI, "Moonshot", False)],
+                 [(None, 502), (SONNET45, 200)])),
+             call("review", "s3", PARETO, GROK, 0.003, router=router(
+                 [(GROK, "xAI", True), (MINI, "OpenAI", False)])),
              call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.002)]),
         session("dddd", at(21, 12), "quick",
             [seat("s1", FLASH, FLASH, 1.0), seat("s2", HAIKU, HAIKU, 0.0)],
@@ -118,7 +149,9 @@ def fixed_sessions() -> list[SessionResult]:
         session("ffff", at(22, 9), "balanced",
             [seat("s1", MINI, MINI, 0.0), seat("s2", SONNET, SONNET, 0.5),
              seat("s3", PARETO, KIMI, 1.0)],
-            [call("answer", "s3", PARETO, KIMI, 0.002),
+            [call("answer", "s3", PARETO, KIMI, 0.002, router=router(
+                 [(KIMI, "Moonshot", True), (MINI, "OpenAI", False), (GROK, "xAI", False)],
+                 [(MINI, 503), (MINI, 500), (KIMI, 200)])),
              call("answer", "s1", MINI, MINI, 0.001), call("answer", "s2", SONNET, SONNET, 0.003)]),
     ]  # fmt: skip
 
@@ -210,6 +243,56 @@ def test_balanced_tier_by_hand(store):
     assert t.cost.above_band_calls == 1  # B's 0.05 review; C's 0.003 Grok review is in band
 
 
+def test_router_shortlist_and_fallbacks_by_hand(store):
+    report = build_report(store, REGISTRY)
+    t = report.tiers["balanced"]
+    # Pareto seat calls with metadata: A answer, B answer, C answer, C review, F answer = 5
+    # (B's review has none, E's timed-out answer none; A's named s1 call and the chairman's
+    # call are not Pareto seat calls). Listed, once per call: Kimi A B C F = 4 (selected B F);
+    # Mini A B(twice, two providers) C-review F = 4 (selected A); Grok A C-review F = 3
+    # (selected C-review); Sonnet 4.5 C = 1 (selected). Ties by id: moonshotai < openai.
+    assert [(m.model, m.seen, m.selected) for m in t.observed_shortlist] == [
+        (KIMI, 4, 2),
+        (MINI, 4, 1),
+        (GROK, 3, 1),
+        (SONNET45, 1, 1),
+    ]
+    # Failed attempts (status >= 400): B (Mini 503), C (unnamed 502), F (Mini 503 and 500):
+    # 3 calls of 5 with metadata. Mini failed in 2 calls (F's two failures count once); the
+    # unnamed attempt counts in calls only; A's 200 is no failure; the chairman's 500 is
+    # not a Pareto call.
+    f = t.fallbacks
+    assert (f.calls, f.share, f.with_metadata) == (3, 0.6, 5)
+    assert [(m.model, m.count) for m in f.failed_models] == [(MINI, 2)]
+    # quick has no Pareto seat: an empty list and zeros, not nulls.
+    q = report.tiers["quick"]
+    assert q.observed_shortlist == [] and q.fallbacks.model_dump() == {
+        "calls": 0,
+        "share": 0.0,
+        "failed_models": [],
+    }
+    # overall merges the tiers: only balanced has router data.
+    assert report.overall.observed_shortlist == t.observed_shortlist
+    assert report.overall.fallbacks == t.fallbacks
+    # Windows apply: since the 21st (B C E F): 4 with metadata, 3 fallbacks -> .75; Mini is
+    # listed on B, C-review, F = 3. The newest session alone (F): 1 of 1.
+    since = build_report(store, REGISTRY, since=at(21, 0)).tiers["balanced"]
+    assert (since.fallbacks.calls, since.fallbacks.share) == (3, 0.75)
+    assert {m.model: m.seen for m in since.observed_shortlist} == {
+        KIMI: 3,
+        MINI: 3,
+        GROK: 2,
+        SONNET45: 1,
+    }
+    newest = build_report(store, REGISTRY, last=1).tiers["balanced"]
+    assert (newest.fallbacks.calls, newest.fallbacks.share) == (1, 1.0)
+    assert [(m.model, m.seen, m.selected) for m in newest.observed_shortlist] == [
+        (KIMI, 1, 1),
+        (MINI, 1, 0),  # ties by id: openai/ before x-ai/
+        (GROK, 1, 0),
+    ]
+
+
 def test_overall_merges_tiers_and_a_tier_without_pareto_is_clean(store):
     report = build_report(store, REGISTRY)
     o, q = report.overall, report.tiers["quick"]
@@ -263,7 +346,8 @@ def test_json_has_exactly_the_contract_keys(store):
     assert set(payload["window"]) == {"since", "until", "sessions"}
     tier_keys = {
         "sessions", "seats", "pareto_seats", "pareto_calls", "resolved_models", "duplicate_rate",
-        "duplicated_seats", "diversity", "peer_review", "cost", "by_day",
+        "duplicated_seats", "diversity", "peer_review", "cost", "by_day", "observed_shortlist",
+        "fallbacks",
     }  # fmt: skip
     for t in (*payload["tiers"].values(), payload["overall"]):
         assert set(t) == tier_keys
@@ -273,11 +357,23 @@ def test_json_has_exactly_the_contract_keys(store):
             assert set(t["peer_review"][group]) == {"mean_borda", "ci95", "first_place_rate", "n"}
             assert set(t["cost"][group]) == {"mean_usd", "total_usd"}
         assert set(t["cost"]) == {"pareto", "named", "above_band_calls"}
+        assert set(t["fallbacks"]) == {"calls", "share", "failed_models"}
+        for entry in t["observed_shortlist"]:
+            assert set(entry) == {"model", "seen", "selected"}
+        for entry in t["fallbacks"]["failed_models"]:
+            assert set(entry) == {"model", "count"}
     assert payload["window"]["since"] == "2026-11-20T10:00:00Z"
     balanced = payload["tiers"]["balanced"]
     assert balanced["resolved_models"][0] == {"model": KIMI, "count": 2, "share": 0.5}
     assert balanced["by_day"][0] == {"date": "2026-11-20", "models": {MINI: 1}}
     assert balanced["duplicated_seats"][0] == {"model": SONNET, "sessions": 1, "share": 0.2}
+    assert balanced["observed_shortlist"][0] == {"model": KIMI, "seen": 4, "selected": 2}
+    assert balanced["fallbacks"] == {
+        "calls": 3,
+        "share": 0.6,
+        "failed_models": [{"model": MINI, "count": 2}],
+    }
+    assert payload["tiers"]["quick"]["fallbacks"] == {"calls": 0, "share": 0.0, "failed_models": []}
 
 
 def test_window_filters(store):
@@ -316,6 +412,8 @@ def test_empty_store(tmp_path):
     assert (o.sessions, o.seats, o.pareto_seats, o.pareto_calls) == (0, 0, 0, 0)
     assert o.diversity.distinct_models_per_session == 0.0 and o.cost.above_band_calls == 0
     assert o.peer_review.named.mean_borda is None and o.cost.named.mean_usd is None
+    assert o.observed_shortlist == []
+    assert o.fallbacks.model_dump() == {"calls": 0, "share": 0.0, "failed_models": []}
     json.dumps(report.model_dump(mode="json"))
     assert "0 sessions" in render_markdown(report) and "<svg" in render_html(report)
 
@@ -330,6 +428,9 @@ def test_one_session(tmp_path):
     # Named .5 and 1: mean .75, s .353553, se .25, t(1) -> clipped.
     assert t.peer_review.named.mean_borda == 0.75 and t.peer_review.named.ci95 == [0.0, 1.0]
     assert t.cost.named.total_usd == pytest.approx(0.005)  # not the chairman's 0.01
+    # A's Pareto answer carried metadata with no failed attempt: 0 of 1, not "no data".
+    assert t.fallbacks.model_dump() == {"calls": 0, "share": 0.0, "failed_models": []}
+    assert t.fallbacks.with_metadata == 1 and len(t.observed_shortlist) == 3
 
 
 def _copies(result: SessionResult, count: int) -> list[SessionResult]:

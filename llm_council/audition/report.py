@@ -13,6 +13,9 @@ calls. Definitions:
 - cost: Pareto vs named *seat* calls (the chairman's call is neither); above_band_calls are
   Pareto calls billed above their band's ceiling, the priciest band member's rates for the
   call's own tokens (band from the call's min_coding_score via ``pareto.band_for_score``).
+- observed_shortlist / fallbacks: what the router itself reported on Pareto calls; see
+  ``report_router`` for the exact definitions (``fallbacks.share`` is over the Pareto calls
+  that carried router metadata; an empty window gives ``[]`` and zeros, never null).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from llm_council.audition.report_models import (
     TierReport,
     Window,
 )
+from llm_council.audition.report_router import RouterAcc, collect_by_tier
 from llm_council.audition.report_stats import mean_ci95, ratio, share, wilson_ci95
 from llm_council.audition.store import AuditionStore, AuditionStoreError
 from llm_council.pareto import band_for_score
@@ -86,6 +90,7 @@ class _Acc:
     pareto: _Group = field(default_factory=_Group)
     named: _Group = field(default_factory=_Group)
     above_band: int = 0
+    router: RouterAcc = field(default_factory=RouterAcc)
     first: datetime | None = None
     last: datetime | None = None
 
@@ -104,6 +109,7 @@ class _Acc:
             self.days.setdefault(day, Counter()).update(counts)
         self.pareto.add(other.pareto)
         self.named.add(other.named)
+        self.router.merge(other.router)
         self.first = min((t for t in (self.first, other.first) if t), default=None)
         self.last = max((t for t in (self.last, other.last) if t), default=None)
 
@@ -240,7 +246,7 @@ def _collect(
     over = [
         count_if(and_(ca.c.is_pareto, ca.c.cost_usd > _ceiling(registry, band))) for band in BANDS
     ]
-    for t, is_pareto, score, n, costed, total, *above in conn.execute(
+    for t, is_pareto, score, n, costed, total, with_metadata, *above in conn.execute(
         select(
             ca.c.tier,
             ca.c.is_pareto,
@@ -248,6 +254,7 @@ def _collect(
             func.count(),
             func.count(ca.c.cost_usd),
             func.sum(ca.c.cost_usd),
+            func.count(ca.c.router_json),
             *over,
         )
         .select_from(calls_from)
@@ -261,6 +268,11 @@ def _collect(
         g.cost += float(total or 0)
         if is_pareto:
             a.above_band += int(above[BANDS.index(band_for_score(registry, score))] or 0)
+            a.router.with_metadata += int(with_metadata)
+
+    # 6. What the router itself reported on Pareto calls: its shortlist, failed attempts.
+    for t, router in collect_by_tier(conn, conds).items():
+        acc(t).router.merge(router)
     return accs
 
 
@@ -302,6 +314,8 @@ def _finish(a: _Acc) -> TierReport:
         by_day=[
             DayModels(date=d, models=dict(sorted(c.items()))) for d, c in sorted(a.days.items())
         ],
+        observed_shortlist=a.router.shortlist(),
+        fallbacks=a.router.fallbacks(),
     )
 
 

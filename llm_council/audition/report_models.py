@@ -65,6 +65,33 @@ class DayModels(BaseModel):
     models: dict[str, int]
 
 
+class ShortlistModel(BaseModel):
+    """A model the router listed as available on Pareto calls (``endpoints.available``)."""
+
+    model: str
+    seen: int  # Pareto calls that listed it (once per call, whatever the providers)
+    selected: int  # of those, calls in which the router selected it
+
+
+class FailedModel(BaseModel):
+    model: str
+    count: int  # Pareto calls in which an attempt on this model failed (status >= 400)
+
+
+class Fallbacks(BaseModel):
+    """Pareto calls on which the router had to fall back after a failed attempt.
+
+    ``share`` is ``calls`` over the Pareto seat calls that carried router metadata (the
+    only calls whose attempts are known); 0.0 when none did.
+    """
+
+    calls: int
+    share: float
+    failed_models: list[FailedModel]
+    # The denominator of ``share``: Pareto seat calls with router metadata.
+    with_metadata: int = Field(default=0, exclude=True)
+
+
 class TierReport(BaseModel):
     sessions: int
     # Sessions that had a Pareto seat: the denominator of duplicate_rate and duplicated_seats.
@@ -80,6 +107,8 @@ class TierReport(BaseModel):
     peer_review: PeerReview
     cost: Cost
     by_day: list[DayModels]
+    observed_shortlist: list[ShortlistModel]
+    fallbacks: Fallbacks
 
 
 class Window(BaseModel):
