@@ -10,7 +10,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from llm_council.audition.duplicates import apply_flags, drift_flag, stage1_flags
+from llm_council.council.duplicates import apply_flags, drift_flag, stage1_flags
 from llm_council.council.result import (
     CallRecord,
     ChairmanResult,
@@ -55,6 +55,7 @@ def make_session(
     created_at: datetime | None = None,
     omit_cost_on: int | None = None,
     routed: bool = False,
+    judges: int = 0,
 ) -> SessionResult:
     """One session of ``seats`` seats (the last one Pareto) with 2 calls per seat + chairman.
 
@@ -63,6 +64,10 @@ def make_session(
     ``omit_cost_on`` drops the billed cost of that call (by position) so the store estimates it.
     ``routed``: every answered Pareto call carries OpenRouter-shaped router metadata (see
     ``router_metadata``), with one failed fallback attempt on the answer call.
+    Stage 2 is shown as the council shows it: answers in label order, rotated one step per
+    reviewer, the reviewer's own answer left out (``order``). ``judges`` adds that many
+    independent judges (OPUS, ``judge1``..) after the seats; ``borda`` then counts their
+    votes and ``borda_peers`` only the seats'.
     """
     rng = random.Random(index)
     reg = registry()
@@ -100,7 +105,8 @@ def make_session(
     for seat, label in zip(answered, labels, strict=True):
         seat.label = f"Response {chr(ord('A') + label)}"
     reviews = []
-    for seat in answered:
+    shown = sorted(answered, key=lambda seat: seat.label or "")
+    for turn, seat in enumerate(answered):
         stage2 = drift_to if (seat.is_pareto and drift_to) else seat.resolved_model
         clock += timedelta(seconds=1)
         calls.append(
@@ -126,13 +132,39 @@ def make_session(
                 ranking=others,
                 abstained=False,
                 parse="json",
+                order=[o.seat_id for o in _rotated(shown, turn) if o is not seat],
             )
         )
-    ranking = []
     for seat in answered:
         seat.votes = len(answered) - 1
-        seat.borda = round(rng.random(), 6)
-        ranking.append(RankingEntry(seat_id=seat.seat_id, borda=seat.borda, votes=seat.votes))
+        seat.borda = seat.borda_peers = round(rng.random(), 6)
+    for n in range(1, judges + 1):
+        # Drawn after every other value, so sessions without judges stay as they were.
+        clock += timedelta(seconds=1)
+        calls.append(_call("judge", f"judge{n}", OPUS, OPUS, None, clock, 1200.0, rng))
+        order = [o.seat_id for o in _rotated(shown, len(answered) + n - 1)]
+        ballot = order[::-1]  # this judge prefers the answer it was shown last
+        reviews.append(
+            ReviewResult(
+                reviewer_seat=f"judge{n}",
+                resolved_model=OPUS,
+                ranking=ballot,
+                abstained=False,
+                parse="json",
+                judge=True,
+                requested_model=OPUS,
+                order=order,
+            )
+        )
+        for pos, seat_id in enumerate(ballot if len(ballot) > 1 else ()):
+            # Borda is the mean of per-ballot scores (n-1-pos)/(n-1): fold this one in.
+            seat = next(o for o in answered if o.seat_id == seat_id)
+            score = (len(ballot) - 1 - pos) / (len(ballot) - 1)
+            seat.borda = round(((seat.borda or 0.0) * seat.votes + score) / (seat.votes + 1), 6)
+            seat.votes += 1
+    ranking = [
+        RankingEntry(seat_id=s.seat_id, borda=s.borda or 0.0, votes=s.votes) for s in answered
+    ]
     ranking.sort(key=lambda e: -e.borda)
     clock += timedelta(seconds=2)
     calls.append(_call("chairman", "chairman", OPUS, OPUS, None, clock, 4000.0, rng))
@@ -204,6 +236,12 @@ def _with_router(call: CallRecord, index: int) -> CallRecord:
     )
 
 
+def _rotated(order: list[SeatResult], shift: int) -> list[SeatResult]:
+    """``order`` rotated left by ``shift``, as the council rotates it per reviewer."""
+    shift %= len(order) or 1
+    return [*order[shift:], *order[:shift]]
+
+
 def _call(
     stage: str,
     seat_id: str,
@@ -246,8 +284,9 @@ def _call(
 
 
 def write_v1_store(url: str, results: list[SessionResult]) -> None:
-    """A store exactly as llm-council wrote it at schema version 1 (before router metadata):
-    ``calls`` without ``provider``/``router_json``, no ``router_*`` tables, version row 1.
+    """A store exactly as llm-council wrote it at schema version 1: ``calls`` without
+    ``provider``/``router_json``, ``seats`` without ``borda_peers``, no ``router_*`` or
+    ``review*`` tables, version row 1.
     """
     from sqlalchemy import Index, MetaData, Table, UniqueConstraint, create_engine, insert
 
@@ -256,14 +295,20 @@ def write_v1_store(url: str, results: list[SessionResult]) -> None:
 
     v1 = MetaData()
     tables = {t.name: t.to_metadata(v1) for t in (schema.schema_version, schema.sessions)}
-    tables |= {t.name: t.to_metadata(v1) for t in (schema.seats, schema.flags)}
-    tables["calls"] = Table(
-        "calls",
-        v1,
-        *(c._copy() for c in schema.calls.columns if c.name not in V2_CALL_COLUMNS),
-        UniqueConstraint("session_id", "seq", name="uq_calls_session_seq"),
-        Index("ix_calls_tier_pareto", "tier", "is_pareto"),
-    )
+    tables["flags"] = schema.flags.to_metadata(v1)
+    for name, added in V2_COLUMNS.items():
+        table = getattr(schema, name)
+        tables[name] = Table(
+            name,
+            v1,
+            *(c._copy() for c in table.columns if c.name not in added),
+            *(
+                UniqueConstraint(*k.columns.keys(), name=k.name)
+                for k in table.constraints
+                if isinstance(k, UniqueConstraint)
+            ),
+            *(Index(i.name, *i.columns.keys()) for i in table.indexes),
+        )
     engine = create_engine(url)
     with engine.begin() as conn:
         v1.create_all(conn)
@@ -271,12 +316,12 @@ def write_v1_store(url: str, results: list[SessionResult]) -> None:
         for result in results:
             rows = session_rows(result, registry())
             for name in ("sessions", "seats", "flags", "calls"):
-                kept = [
-                    {k: v for k, v in row.items() if k not in V2_CALL_COLUMNS} for row in rows[name]
-                ]
+                added = V2_COLUMNS.get(name, ())
+                kept = [{k: v for k, v in row.items() if k not in added} for row in rows[name]]
                 if kept:
                     conn.execute(insert(tables[name]), kept)
     engine.dispose()
 
 
-V2_CALL_COLUMNS = ("provider", "router_json")
+# What schema version 2 added to version 1's tables (new tables aside).
+V2_COLUMNS = {"calls": ("provider", "router_json"), "seats": ("borda_peers",)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_council.audition.duplicates import (
+from llm_council.council.duplicates import (
     apply_flags,
     collapse_groups,
     drift_flag,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,14 +17,23 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Column, Connection, func, inspect, select
 
 from llm_council.audition import schema
-from llm_council.audition.duplicates import seat_sort_key
 from llm_council.audition.rows import as_utc
 from llm_council.audition.store_errors import AuditionStoreError
+from llm_council.council.duplicates import seat_sort_key
 from llm_council.council.result import CallRecord, SessionResult
 from llm_council.gateway.router_metadata import RouterMetadata
 
 _M = TypeVar("_M", bound=BaseModel)
-TABLES = ("sessions", "seats", "flags", "calls", "router_candidates", "router_attempts")
+TABLES = (
+    "sessions",
+    "seats",
+    "flags",
+    "calls",
+    "router_candidates",
+    "router_attempts",
+    "reviews",
+    "review_ranks",
+)
 
 
 @dataclass(frozen=True)
@@ -252,6 +261,73 @@ def calls(conn: Connection, view: SchemaView, session_id: str) -> list[CallRecor
                 f"stored call {row['seq']} of session {session_id} cannot be read: "
                 f"{_first_error(exc)}"
             ) from None
+    return out
+
+
+class StoredReview(BaseModel):
+    """One stage 2 review as the ``reviews`` table keeps it (see ``schema.reviews``)."""
+
+    session_id: str
+    reviewer: str  # a seat id, or "judge1".. for an independent judge
+    tier: str
+    judge: bool
+    requested_model: str | None
+    resolved_model: str | None
+    status: str
+    abstained: bool
+    parse: str
+    shown_first: str | None  # the seat whose answer was shown first
+    top_choice: str | None  # the seat ranked best (counted votes only)
+    candidates: int  # how many answers were shown
+    order: list[str]  # seat ids in the order shown, first first
+    ranking: list[str]  # seat ids best first, counted votes only
+
+    @property
+    def chose_first_shown(self) -> bool | None:
+        """Whether the top choice was the answer shown first; None without a counted vote."""
+        if self.top_choice is None or self.shown_first is None:
+            return None
+        return self.top_choice == self.shown_first
+
+
+def reviews_for(
+    conn: Connection, view: SchemaView, session_ids: Sequence[str]
+) -> dict[str, list[StoredReview]]:
+    """The stored reviews of each of ``session_ids``, in the session's own order.
+
+    Sessions without reviews (none given, or stored before schema version 2) are absent.
+    """
+    if not view.has_table("reviews"):
+        return {}
+    rv = schema.reviews
+    out: dict[str, list[StoredReview]] = {}
+    ids = list(dict.fromkeys(session_ids))
+    # Chunks keep the IN list under every backend's parameter limit.
+    for start in range(0, len(ids), 500):
+        query = (
+            select(rv)
+            .where(rv.c.session_id.in_(ids[start : start + 500]))
+            .order_by(rv.c.session_id, rv.c.seq)
+        )
+        for row in conn.execute(query).mappings():
+            out.setdefault(row["session_id"], []).append(
+                StoredReview(
+                    session_id=row["session_id"],
+                    reviewer=row["reviewer"],
+                    tier=row["tier"],
+                    judge=bool(row["judge"]),
+                    requested_model=row["requested_model"],
+                    resolved_model=row["resolved_model"],
+                    status=row["status"],
+                    abstained=bool(row["abstained"]),
+                    parse=row["parse"],
+                    shown_first=row["shown_first"],
+                    top_choice=row["top_choice"],
+                    candidates=row["candidates"],
+                    order=json.loads(row["order_json"]),
+                    ranking=json.loads(row["ranking_json"]),
+                )
+            )
     return out
 
 

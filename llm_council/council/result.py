@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from llm_council.gateway.base import CallStatus, GatewayKind
 from llm_council.gateway.router_metadata import RouterMetadata
+from llm_council.pareto import is_pareto_model
 
 # "interrupted": the user or a client cancelled the session; every completed call is kept.
 SessionStatus = Literal["ok", "partial", "failed", "interrupted"]
@@ -91,8 +92,6 @@ class SeatResult(BaseModel):
 
     @property
     def is_pareto(self) -> bool:
-        from llm_council.pareto import is_pareto_model
-
         return is_pareto_model(self.requested_model)
 
 
