@@ -8,13 +8,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llm_council.config import TIERS, CouncilConfig, DuplicatePolicy, Mode, load_config
+from llm_council.config import (
+    TIERS,
+    CouncilConfig,
+    DuplicatePolicy,
+    GatewayChoice,
+    Mode,
+    load_config,
+)
 from llm_council.council.plan import SessionPlan, plan_session
 from llm_council.council.preflight import PreflightError, preflight
 from llm_council.council.result import SessionResult
 from llm_council.council.session import ProgressListener, SessionRunner
 from llm_council.gateway.base import Gateway, GatewayError
-from llm_council.gateway.factory import GatewayChoice, make_gateway
+from llm_council.gateway.factory import make_gateway
 from llm_council.log import get_logger
 from llm_council.paths import default_overlay_path
 from llm_council.registry import Registry, load_registry

@@ -9,7 +9,6 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,10 +18,11 @@ from rich.console import Console
 from llm_council.audition.sessions_cli import sessions_app
 from llm_council.audition.store_errors import StoreConfigError
 from llm_council.cli_errors import fail
-from llm_council.config import ConfigError, DuplicatePolicy
+from llm_council.config import ConfigError, DuplicatePolicy, Mode, Tier
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
 from llm_council.ops_cli import check_command, registry_app, report_command
+from llm_council.ops_common import ConfigOpt, GatewayOpt
 from llm_council.registry import RegistryError
 from llm_council.textsafe import markup_text
 
@@ -40,41 +40,6 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="The offline OpenRouter-compatible sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
-
-
-class TierChoice(StrEnum):
-    quick = "quick"
-    balanced = "balanced"
-    high = "high"
-    reasoning = "reasoning"
-    frontier = "frontier"
-
-
-class ModeChoice(StrEnum):
-    coding = "coding"
-    general = "general"
-
-
-class GatewayOption(StrEnum):
-    auto = "auto"
-    sandbox = "sandbox"
-    openrouter = "openrouter"
-
-
-class PolicyChoice(StrEnum):
-    flag = "flag"
-    collapse = "collapse"
-    reroute = "reroute"
-
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Config file (else LLM_COUNCIL_CONFIG, ./unified_config.yaml, shipped default).",
-    ),
-]
 
 
 @app.callback()
@@ -132,18 +97,14 @@ def run(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the prompt from a file.")
     ] = None,
-    tier: Annotated[
-        TierChoice | None, typer.Option(help="Council tier (default from config).")
-    ] = None,
-    mode: Annotated[ModeChoice | None, typer.Option(help="coding (default) or general.")] = None,
+    tier: Annotated[Tier | None, typer.Option(help="Council tier (default from config).")] = None,
+    mode: Annotated[Mode | None, typer.Option(help="coding (default) or general.")] = None,
     config: ConfigOpt = None,
     chairman: Annotated[str | None, typer.Option(help="Chairman model id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result.")] = False,
-    gateway: Annotated[
-        GatewayOption, typer.Option(help="auto: OpenRouter with a key, else the sandbox.")
-    ] = GatewayOption.auto,
+    gateway: GatewayOpt = "auto",
     duplicate_policy: Annotated[
-        PolicyChoice | None, typer.Option(help="flag, collapse or reroute.")
+        DuplicatePolicy | None, typer.Option(help="flag, collapse or reroute.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Sandbox seed (sandbox gateway only).")] = 0,
     strict: Annotated[
@@ -152,7 +113,7 @@ def run(
 ) -> None:
     """Run one council session and show the seats, ranking and synthesis.
 
-    Ctrl-C stops the session and keeps every finished call (stored as ``interrupted``);
+    Ctrl-C stops the session and keeps every finished call (stored as interrupted);
     a second Ctrl-C exits at once.
     """
     from llm_council.api import Council
@@ -163,13 +124,13 @@ def run(
         raise fail("the prompt is empty", 2)
     err = Console(stderr=True)
     try:
-        council = Council.from_config(config, gateway=gateway.value, sandbox_seed=seed)
-        plan = council.plan(tier.value if tier else None, mode.value if mode else None, chairman)
+        council = Council.from_config(config, gateway=gateway, sandbox_seed=seed)
+        plan = council.plan(tier.value if tier else None, mode, chairman)
     except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
         err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
-    options = _RunOptions(chairman, duplicate_policy.value if duplicate_policy else None, strict)
+    options = _RunOptions(chairman, duplicate_policy, strict)
     try:
         result = asyncio.run(_run_session(council, text, plan, options, as_json, err))
     except PreflightError as exc:

@@ -53,6 +53,8 @@ DEFAULT_SESSION_TIMEOUTS: dict[str, float] = {
 }
 DuplicatePolicy = Literal["flag", "collapse", "reroute"]
 Mode = Literal["coding", "general"]
+# Which gateway a council uses: auto = OpenRouter with a key, else the offline sandbox.
+GatewayChoice = Literal["auto", "sandbox", "openrouter"]
 
 
 class ConfigError(Exception):

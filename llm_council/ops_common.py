@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 
 from llm_council.cli_errors import fail
-from llm_council.config import ConfigError, CouncilConfig, load_config
+from llm_council.config import ConfigError, CouncilConfig, GatewayChoice, load_config
 from llm_council.paths import default_overlay_path
 from llm_council.registry import Registry, RegistryError, load_registry
 from llm_council.textsafe import terminal_text
@@ -26,6 +26,9 @@ ConfigOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+GatewayOpt = Annotated[
+    GatewayChoice, typer.Option(help="auto: OpenRouter with a key, else the sandbox.")
+]
 OBSERVED_SINCE = "30d"  # check / sync --from-store: the router's recent shortlist, not its history
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +22,7 @@ from llm_council.gateway.base import GatewayConfigError, GatewayError
 from llm_council.ops_common import (
     OBSERVED_SINCE,
     ConfigOpt,
+    GatewayOpt,
     JsonOpt,
     cells,
     load_all,
@@ -33,16 +33,9 @@ from llm_council.registry import RegistryError, load_registry
 from llm_council.textsafe import markup_text, terminal_text
 
 if TYPE_CHECKING:
-    from llm_council.gateway.factory import GatewayChoice
     from llm_council.registry_sync import ShortlistSyncResult, SyncResult
 
 registry_app = typer.Typer(help="The model registry and its price overlay.", no_args_is_help=True)
-
-
-class SyncGateway(StrEnum):
-    auto = "auto"
-    sandbox = "sandbox"
-    openrouter = "openrouter"
 
 
 @registry_app.command("list")
@@ -110,9 +103,7 @@ def registry_list(as_json: JsonOpt = False) -> None:
 @registry_app.command("sync")
 def registry_sync(
     config: ConfigOpt = None,
-    gateway: Annotated[
-        SyncGateway, typer.Option(help="auto: OpenRouter with a key, else the sandbox.")
-    ] = SyncGateway.auto,
+    gateway: GatewayOpt = "auto",
     from_store: Annotated[
         bool,
         typer.Option(
@@ -146,7 +137,7 @@ def registry_sync(
         # The sandbox plays OpenRouter as of the shipped snapshot, not as of our own overlay
         # (which would make it echo back whatever the last sync wrote).
         upstream = load_registry()
-        chosen = make_gateway(cfg, upstream, cast("GatewayChoice", gateway.value))
+        chosen = make_gateway(cfg, upstream, gateway)
     except (RegistryError, GatewayConfigError) as exc:
         raise fail(str(exc), 2) from None
     if chosen.notice:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import httpx
 
-from llm_council.config import BASE_URL_ENV, CouncilConfig
+from llm_council.config import BASE_URL_ENV, CouncilConfig, GatewayChoice
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.gateway.openrouter import OpenRouterGateway
 from llm_council.registry import Registry
 
-GatewayChoice = Literal["auto", "sandbox", "openrouter"]
 API_KEY_ENV = "OPENROUTER_API_KEY"
 SANDBOX_BASE_URL = "http://sandbox.llm-council.invalid/api/v1"
 SANDBOX_NOTICE = "gateway: sandbox (simulated OpenRouter, no OPENROUTER_API_KEY set)"
