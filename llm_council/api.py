@@ -162,6 +162,7 @@ class Council:
             write = asyncio.ensure_future(asyncio.to_thread(self.audition.record, result))
             problem = await asyncio.shield(write)
             if problem:
+                result.storage_problem = problem
                 result.notices.append(problem)
         # One span per call under a session span when OpenTelemetry is installed and set up;
         # a no-op otherwise. Prompt and answer text only with the standard opt-in variable.

@@ -146,7 +146,7 @@ def run(
     if result.status == "interrupted":
         finished = sum(1 for c in result.calls if c.status != "cancelled")
         cancelled = len(result.calls) - finished
-        where = next((n for n in result.notices if "audition store" in n), None)
+        where = result.storage_problem
         raise fail(
             f"interrupted: kept {finished} finished call(s) and recorded {cancelled} in-flight "
             f"call(s) as cancelled in session {result.session_id}"

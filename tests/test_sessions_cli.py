@@ -1,8 +1,12 @@
-"""``llm-council sessions list|show`` over a SQLite store named by LLM_COUNCIL_AUDITION_URL."""
+"""``llm-council sessions list|show|import-unsent`` over SQLite stores the environment names."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -144,6 +148,11 @@ def test_config_and_store_errors_have_their_exit_codes(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", f"sqlite:///{blocker / 'a.db'}")
     out = invoke("list")
     assert out.exit_code == 1 and str(blocker) in out.output
+    # A store that cannot be opened is a failed command (1), not bad input, for show too;
+    # the exit code comes from the exception's type (store_errors), never its wording.
+    shown = invoke("show", "aaaa")
+    assert shown.exit_code == 1 and str(blocker) in shown.output
+    assert invoke("show", "a b").exit_code == 2  # the id is checked before the store opens
     assert invoke("list", "--tier", "huge").exit_code == 2
 
 
@@ -334,3 +343,70 @@ def test_a_read_only_store_behind_is_listed_with_a_notice(tmp_path, monkeypatch)
     assert page["notices"] == [notice] and page["total"] == 1
     shown = invoke("show", IDS[0][:6], columns=200)
     assert shown.exit_code == 0 and "routing" in shown.stdout and "note:" in shown.stderr
+
+
+# -- import-unsent, through the installed command line --------------------------------------------
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llm_council", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=env["HOME"],
+    )
+
+
+def test_import_unsent_stores_a_spilled_run_which_sessions_show_then_has(tmp_path):
+    """``run`` with a store it cannot open spills the session to <data dir>/unsent; while the
+    store is still down ``import-unsent`` keeps the file and exits 1; once it is back the
+    session is stored, its file removed, and ``sessions show`` has it with every call. A file
+    that is not a record is kept and named (exit 1). TMPDIR is private: the temp-dir spill
+    fallback is scanned too, and other runs' records there are not this test's to import.
+    """
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "LLM_"))}
+    env |= {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    env |= {"TMPDIR": str(tmp_path / "tmp")}
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    down = env | {"LLM_COUNCIL_AUDITION_URL": f"sqlite:///{blocker / 'audition.db'}"}
+    up_url = f"sqlite:///{tmp_path / 'audition.db'}"
+    up = env | {"LLM_COUNCIL_AUDITION_URL": up_url}
+
+    ran = _cli(down, "run", "Merge two sorted lists.", "--gateway", "sandbox", "--json")
+    assert ran.returncode == 0, ran.stderr
+    session = json.loads(ran.stdout)
+    unsent = tmp_path / "data" / "llm-council" / "unsent"
+    spill = unsent / f"{session['session_id']}.json"
+    assert any("sessions import-unsent" in n and str(spill) in n for n in session["notices"])
+    assert stat.S_IMODE(spill.stat().st_mode) == 0o600  # it holds the prompt and the answers
+    spilled_calls = json.loads(spill.read_text())["calls"]
+    assert spilled_calls and not list((tmp_path / "tmp").glob("llm-council-unsent-*"))
+
+    still_down = _cli(down, "sessions", "import-unsent")
+    assert still_down.returncode == 1
+    assert (
+        still_down.stdout.strip()
+        == f"imported 0 session(s) into {down['LLM_COUNCIL_AUDITION_URL']}"
+    )
+    assert "kept:" in still_down.stderr and spill.is_file()
+
+    (unsent / "notes.json").write_text("{not a record")
+    back = _cli(up, "sessions", "import-unsent")
+    assert back.returncode == 1, back.stderr  # the stray file is a problem worth an exit 1
+    assert back.stdout.strip() == f"imported 1 session(s) into {up_url}"
+    assert "notes.json" in back.stderr and "kept:" in back.stderr
+    assert sorted(p.name for p in unsent.iterdir()) == ["notes.json"]  # the record is gone
+
+    shown = _cli(up, "sessions", "show", session["session_id"][:8], "--json")
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    calls = stored.pop("calls")
+    assert [(c["stage"], c["seat_id"], c["resolved_model"]) for c in calls] == [
+        (c["stage"], c["seat_id"], c["resolved_model"]) for c in spilled_calls
+    ]
+    # The run's own JSON also carries the spill notice, added after the record was written.
+    assert {**stored, "notices": []} == {**session, "notices": []}

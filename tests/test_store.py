@@ -102,6 +102,8 @@ def test_writing_the_same_session_twice_is_a_no_op(store):
             # needed a fallback after one failed attempt
             "router_candidates": 6,
             "router_attempts": 3,
+            "reviews": 4,  # each seat reviewed the three others
+            "review_ranks": 12,
         }
     )
 
@@ -215,6 +217,8 @@ def test_a_broken_session_fails_whole_and_loudly(store, tmp_path):
         "calls": 0,
         "router_candidates": 0,
         "router_attempts": 0,
+        "reviews": 0,
+        "review_ranks": 0,
     }
     # Through the logger the broken session is not lost: it is spilled, and says why.
     message = AuditionLogger(store, REG, spill_to=[tmp_path / "spill"]).record(result)
@@ -276,8 +280,11 @@ def test_a_new_database_is_migrated_to_the_current_version(store):
         "calls",
         "router_candidates",
         "router_attempts",
+        "reviews",
+        "review_ranks",
     }
     assert store.has_column("calls", "router_json") and store.has_table("router_attempts")
+    assert store.has_column("seats", "borda_peers") and store.has_table("review_ranks")
     with store.engine().connect() as conn:
         applied = conn.execute(select(schema.schema_version).order_by("version")).all()
     assert [v for v, _ in applied] == [1, 2] and all(at is not None for _, at in applied)
@@ -560,6 +567,8 @@ def test_counts_cover_all_tables(store):
         "calls",
         "router_candidates",
         "router_attempts",
+        "reviews",
+        "review_ranks",
     }
     with store.engine().connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.calls)).scalar() == 0

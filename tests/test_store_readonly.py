@@ -49,12 +49,12 @@ def behind_notice(url: str) -> str:
     )
 
 
-def call_columns(url: str) -> set[str]:
-    """The columns of ``calls`` as the database has them (looked at without the store)."""
+def columns(url: str, table: str) -> set[str]:
+    """The columns of ``table`` as the database has them (looked at without the store)."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return {c["name"] for c in inspect(conn).get_columns("calls")}
+            return {c["name"] for c in inspect(conn).get_columns(table)}
     finally:
         engine.dispose()
 
@@ -70,24 +70,35 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
     assert [s.session_id for s in store.list_sessions()] == [r.session_id for r in old[::-1]]
     assert store.schema_upgrades == (2,) and store.notices == []
     assert store.schema_version() == 2
-    assert {"provider", "router_json"} <= call_columns(store_url)
-    assert {"router_candidates", "router_attempts"} <= set(store.table_names())
+    assert {"provider", "router_json"} <= columns(store_url, "calls")
+    assert "borda_peers" in columns(store_url, "seats")
+    assert {"router_candidates", "router_attempts", "reviews", "review_ranks"} <= set(
+        store.table_names()
+    )
     for result in old:  # v1 rows read back whole; the v2 fields are simply empty
         stored = store.get_session(result.session_id)
         assert stored.model_dump(mode="json") == result.model_dump(mode="json")
         assert stored.calls == result.calls
         assert all(c.provider is None and c.router is None for c in stored.calls)
-    new = make_session(3, routed=True)
+    # Reviews are kept from version 2 on: the v1 sessions have none (their JSON still does).
+    assert store.get_reviews([r.session_id for r in old]) == {}
+    new = make_session(3, routed=True, judges=1)
     assert store.write_session(new, REG) is True
     assert store.get_calls(new.session_id) == new.calls
+    reviews = store.get_reviews([new.session_id])[new.session_id]
+    assert [(r.reviewer, r.judge, r.order) for r in reviews] == [
+        (r.reviewer_seat, r.judge, r.order) for r in new.reviews
+    ]
     assert store.counts() == {
         "schema_version": 2,
         "sessions": 3,
         "seats": 11,
         "flags": 6,
-        "calls": 9 + 6 + 9,
+        "calls": 9 + 6 + 10,  # the new session had a judge
         "router_candidates": 6,
         "router_attempts": 3,
+        "reviews": 5,
+        "review_ranks": 4 * 3 + 4,
     }
     store.close()
     again = AuditionStore(store_url)
@@ -116,11 +127,14 @@ def test_a_read_only_sqlite_store_behind_is_read_as_it_is(tmp_path):
     assert store.notices == [behind_notice(url)] and store.read_only
     assert store.schema_version() == 1 and store.count_sessions() == 2
     assert not store.has_table("router_candidates") and not store.has_column("calls", "provider")
+    assert not store.has_table("reviews") and not store.has_column("seats", "borda_peers")
     assert store.has_column("calls", "generation_id")
+    assert store.get_reviews([r.session_id for r in old]) == {}
     stored = store.get_session(old[0].session_id[:8])
     assert stored.model_dump(mode="json") == old[0].model_dump(mode="json")
     assert store.get_calls(old[1].session_id) == old[1].calls
     assert store.counts()["router_candidates"] == 0 and store.counts()["calls"] == 18
+    assert store.counts()["reviews"] == store.counts()["review_ranks"] == 0
     # Writing is refused and spilled; the file is not touched.
     logger = AuditionLogger(store, REG, spill_to=[tmp_path / "spill"])
     message = logger.record(make_session(3))
@@ -307,9 +321,9 @@ def test_a_select_only_role_reads_a_v1_database_as_it_is(pg_url):
     assert reader.get_session(old[1].session_id).calls == old[1].calls
     assert not reader.has_table("router_attempts") and reader.schema_upgrades == ()
     reader.close()
-    assert "router_json" not in call_columns(pg_url)  # the reader changed nothing
+    assert "router_json" not in columns(pg_url, "calls")  # the reader changed nothing
     owner = AuditionStore(pg_url)
-    assert owner.count_sessions() == 2 and "router_json" in call_columns(pg_url)
+    assert owner.count_sessions() == 2 and "router_json" in columns(pg_url, "calls")
     assert owner.schema_upgrades == (2,) and owner.notices == []  # the owner upgraded it
     owner.close()
 

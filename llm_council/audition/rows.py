@@ -1,4 +1,4 @@
-"""Flatten a SessionResult into the audition store's rows (sessions, seats, flags, calls)."""
+"""Flatten a SessionResult into the audition store's rows (one list per table)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def _rows(result: SessionResult, registry: Registry) -> dict[str, list[Row]]:
             if c.router is not None
             for attempt in c.router.attempts
         ],
+        **_review_rows(result),
     }
 
 
@@ -142,6 +143,7 @@ def _seat_rows(result: SessionResult, registry: Registry) -> list[Row]:
             "label": s.label,
             "borda": s.borda,
             "votes": s.votes,
+            "borda_peers": s.borda_peers,
             "is_first": s.seat_id == first,
             "duplicate_kind": s.duplicate_kind,
             "duplicate_of": ",".join(s.duplicate_of) or None,
@@ -149,6 +151,41 @@ def _seat_rows(result: SessionResult, registry: Registry) -> list[Row]:
         }
         for s in result.seats
     ]
+
+
+def _review_rows(result: SessionResult) -> dict[str, list[Row]]:
+    """``reviews`` (one row per reviewer) and ``review_ranks`` (one per counted position)."""
+    requested = {s.seat_id: s.requested_model for s in result.seats}
+    reviews: list[Row] = []
+    ranks: list[Row] = []
+    for seq, r in enumerate(result.reviews):
+        # A ranking never names a seat twice (ranking.parse_ranking); a hand-made one might,
+        # and the first mention is the vote that counts.
+        ranking = list(dict.fromkeys(r.ranking))
+        common = {
+            "session_id": result.session_id,
+            "reviewer": r.reviewer_seat,
+            "tier": result.tier,
+            "judge": r.judge,
+        }
+        reviews.append(
+            {
+                **common,
+                "seq": seq,
+                "requested_model": r.requested_model or requested.get(r.reviewer_seat),
+                "resolved_model": r.resolved_model,
+                "status": r.status,
+                "abstained": r.abstained,
+                "parse": r.parse,
+                "shown_first": r.order[0] if r.order else None,
+                "top_choice": ranking[0] if ranking else None,
+                "candidates": len(r.order),
+                "order_json": json.dumps(r.order),
+                "ranking_json": json.dumps(ranking),
+            }
+        )
+        ranks += [{**common, "position": pos, "seat_id": s} for pos, s in enumerate(ranking)]
+    return {"reviews": reviews, "review_ranks": ranks}
 
 
 def _call_rows(result: SessionResult, registry: Registry) -> list[Row]:

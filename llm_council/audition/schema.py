@@ -85,6 +85,7 @@ seats = Table(
     Column("label", String(32)),
     Column("borda", Float),
     Column("votes", Integer, nullable=False),
+    Column("borda_peers", Float),  # v2: Borda from seat reviewers only (judges left out)
     Column("is_first", Boolean, nullable=False),
     Column("duplicate_kind", String(16)),
     Column("duplicate_of", String(256)),
@@ -168,17 +169,61 @@ router_attempts = Table(
 )
 
 
+# Version 2 also keeps stage 2 per review, for position bias, agreement (Kendall's W) and
+# Borda with and without judges. ``reviews`` has one row per reviewer (a seat, or an
+# independent judge "judge1"..); ``review_ranks`` flattens each counted ranking so
+# per-seat rank sums are a GROUP BY, with no JSON functions (which differ per database).
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("reviewer", String(16), primary_key=True),
+    Column("seq", Integer, nullable=False),  # position in SessionResult.reviews
+    Column("tier", String(16), nullable=False),
+    Column("judge", Boolean, nullable=False),
+    Column("requested_model", String(128)),  # the judge's model, or the reviewing seat's
+    Column("resolved_model", String(128)),
+    Column("status", String(32), nullable=False),
+    Column("abstained", Boolean, nullable=False),
+    Column("parse", String(16), nullable=False),
+    Column("shown_first", String(16)),  # seat id of the answer shown first; null: none shown
+    Column("top_choice", String(16)),  # seat id ranked best; null: no counted vote
+    Column("candidates", Integer, nullable=False),  # answers shown (len(order)); chance 1/n
+    Column("order_json", Text, nullable=False),  # seat ids in the order shown, first first
+    Column("ranking_json", Text, nullable=False),  # seat ids best first, counted votes only
+    Index("ix_reviews_tier", "tier", "judge"),
+)
+
+review_ranks = Table(
+    "review_ranks",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("reviewer", String(16), primary_key=True),
+    Column("position", Integer, primary_key=True),  # 0 = best
+    Column("tier", String(16), nullable=False),
+    Column("judge", Boolean, nullable=False),
+    Column("seat_id", String(16), nullable=False),
+    Index("ix_review_ranks_tier", "tier", "judge"),
+)
+
+
 def _v1_create(conn: Connection) -> None:
     # A new database gets today's table shapes at once; later steps only add what is missing.
     metadata.create_all(conn, tables=[sessions, seats, flags, calls])
 
 
-def _v2_router_metadata(conn: Connection) -> None:
-    present = {c["name"] for c in inspect(conn).get_columns(calls.name)}
-    for name, sql_type in (("provider", "VARCHAR(128)"), ("router_json", "TEXT")):
+def _add_missing_columns(conn: Connection, table: Table, columns: tuple[str, ...]) -> None:
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in columns:
         if name not in present:
-            conn.exec_driver_sql(f"ALTER TABLE calls ADD COLUMN {name} {sql_type}")
-    metadata.create_all(conn, tables=[router_candidates, router_attempts])
+            sql_type = table.c[name].type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}")
+
+
+def _v2_router_and_reviews(conn: Connection) -> None:
+    _add_missing_columns(conn, calls, ("provider", "router_json"))
+    _add_missing_columns(conn, seats, ("borda_peers",))
+    metadata.create_all(conn, tables=[router_candidates, router_attempts, reviews, review_ranks])
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
@@ -187,7 +232,12 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 # records its version, so a crash mid-migration leaves the database at the old version.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "create sessions, seats, flags, calls", _v1_create),
-    (2, "router metadata: calls.provider, calls.router_json, router_* tables", _v2_router_metadata),
+    (
+        2,
+        "router metadata (calls.provider, calls.router_json, router_* tables); stage 2 "
+        "reviews (reviews, review_ranks, seats.borda_peers)",
+        _v2_router_and_reviews,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -17,6 +17,7 @@ from llm_council.audition.store import (
     InvalidSessionIdError,
     SeatBrief,
     SessionNotFoundError,
+    StoreConfigError,
     open_store,
 )
 from llm_council.cli_errors import fail
@@ -39,7 +40,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 def _store(config_path: Path | None) -> AuditionStore:
     try:
         return open_store(load_config(config_path))
-    except (ConfigError, AuditionStoreError) as exc:  # a bad config or store URL, a missing driver
+    except (ConfigError, StoreConfigError) as exc:  # a bad config or store URL, a missing driver
         raise fail(str(exc), 2) from None
 
 
@@ -150,9 +151,9 @@ def show_session(
     store = _store(config)
     try:
         result = store.get_session(session_id)
-    except InvalidSessionIdError as exc:
+    except InvalidSessionIdError as exc:  # bad input
         raise fail(str(exc), 2) from None
-    except (SessionNotFoundError, AuditionStoreError) as exc:
+    except (SessionNotFoundError, AuditionStoreError) as exc:  # no such session; store unreadable
         raise fail(str(exc), 1) from None
     finally:
         store.close()

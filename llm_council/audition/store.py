@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ from llm_council.audition.store_errors import (
     SessionNotFoundError,
     StoreConfigError,
 )
-from llm_council.audition.store_read import SchemaView, SeatBrief, SessionSummary
+from llm_council.audition.store_read import SchemaView, SeatBrief, SessionSummary, StoredReview
 from llm_council.audition.store_url import (
     check_url,
     plain_sqlite_file,
@@ -40,6 +40,7 @@ __all__ = [
     "SessionNotFoundError",
     "SessionSummary",
     "StoreConfigError",
+    "StoredReview",
     "default_store_url",
     "open_store",
 ]
@@ -287,7 +288,7 @@ class AuditionStore:
     # -- writing ------------------------------------------------------------------------
 
     def write_session(self, result: SessionResult, registry: Registry) -> bool:
-        """Write one session (session, seats, flags, calls, router rows) in one transaction.
+        """Write a session with its seats, flags, calls, router and review rows, in one transaction.
 
         Returns False when the session was already stored: writing twice is a no-op. Any
         other failure, a constraint included (two seats with one id), raises
@@ -366,6 +367,16 @@ class AuditionStore:
             if found:
                 return store_read.calls(conn, view, wanted)
         raise SessionNotFoundError(f"no session {wanted!r} in {self.url_for_humans}")
+
+    def get_reviews(self, session_ids: Sequence[str]) -> dict[str, list[StoredReview]]:
+        """The stage 2 reviews of each of these sessions (exact ids), in the session's order.
+
+        A session without stored reviews (unknown, or written before schema version 2) is
+        absent from the answer. Aggregates over many sessions belong in SQL over
+        ``schema.reviews`` / ``schema.review_ranks``; this is for a few sessions at a time.
+        """
+        with self._reading() as (conn, view):
+            return store_read.reviews_for(conn, view, session_ids)
 
     def counts(self) -> dict[str, int]:
         """Rows per table (0 for a table a read-only store does not have yet)."""

@@ -166,6 +166,9 @@ class SessionResult(BaseModel):
     duplicate_policy: Literal["flag", "collapse", "reroute"] = "flag"
     notices: list[str] = Field(default_factory=list)
     config_hash: str | None = None
+    # Why the audition store did not take this session and where the record went instead;
+    # also a notice. Not part of the JSON contract.
+    storage_problem: str | None = Field(default=None, exclude=True)
     calls: list[CallRecord] = Field(default_factory=list, exclude=True)
 
     def seat(self, seat_id: str) -> SeatResult:

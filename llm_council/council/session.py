@@ -516,6 +516,7 @@ class _Run:
             twin = next((v for v in self.voices if v.resolved_model == seat.resolved_model), None)
             if twin is not None:
                 seat.label, seat.borda, seat.votes = twin.label, twin.borda, twin.votes
+                seat.borda_peers = twin.borda_peers
 
     async def _stage3(self, seats: list[SeatResult]) -> None:
         self.ctx.progress.stage_started("chairman", 1)
