@@ -243,7 +243,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> CouncilConfig:
     try:
         return CouncilConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise _as_config_error(exc, source) from None
+        raise _as_config_error(exc, source, raw) from None
 
 
 def _read_yaml(path: Path) -> Any:
@@ -295,14 +295,12 @@ def _apply_env_overrides(raw: Any, env: Mapping[str, str]) -> Any:
 
 
 _TOP_LEVEL_KEYS = ("council", "tiers", "pareto", "gateway", "audition")
+
+
 # Loc entries pydantic adds for union branches, validators and dict keys: not user keys.
-_INTERNAL_LOC = ("[key]", "function-", "nullable[", "union[", "tagged-union[")
-_INTERNAL_NAMES = {"float", "int", "str", "bool", "none"}
-
-
-def _as_config_error(exc: ValidationError, source: str) -> ConfigError:
+def _as_config_error(exc: ValidationError, source: str, raw: Any) -> ConfigError:
     err = exc.errors()[0]
-    loc = _user_loc(err["loc"])
+    loc = _user_loc(err["loc"], raw, missing=err["type"] == "missing")
     path = _key_path(loc)
     kind = err["type"]
     value = err.get("input")
@@ -336,13 +334,29 @@ def _describe(value: Any) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"
 
 
-def _user_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """The loc without pydantic's internal entries (union branches, validators, dict keys)."""
-    return tuple(
-        item
-        for item in loc
-        if isinstance(item, int) or not (item.startswith(_INTERNAL_LOC) or item in _INTERNAL_NAMES)
-    )
+def _user_loc(
+    loc: tuple[int | str, ...], raw: Any, *, missing: bool = False
+) -> tuple[int | str, ...]:
+    """The part of pydantic's ``loc`` that names keys and indices of the user's data.
+
+    pydantic adds entries of its own (union branches, validator names, ``[key]``); rather
+    than matching their spelling, walk the input and keep what exists in it. Past a scalar
+    that a validator expanded (a pool entry written as a bare model id), field names are
+    kept; a missing key is kept as the last entry.
+    """
+    kept: list[int | str] = []
+    node: Any = raw
+    for index, item in enumerate(loc):
+        in_mapping = isinstance(node, Mapping) and item in node
+        in_list = isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
+        if in_mapping or in_list:
+            kept.append(item)
+            node = node[item]
+        elif isinstance(node, str | int | float) and isinstance(item, str) and item.isidentifier():
+            kept.append(item)
+        elif missing and index == len(loc) - 1:
+            kept.append(item)
+    return tuple(kept)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
