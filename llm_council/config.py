@@ -352,10 +352,10 @@ def _user_loc(
         if in_mapping or in_list:
             kept.append(item)
             node = node[item]
-        elif isinstance(node, str | int | float) and isinstance(item, str) and item.isidentifier():
-            kept.append(item)
-        elif missing and index == len(loc) - 1:
-            kept.append(item)
+        else:
+            expanded = isinstance(node, str | int | float) and str(item).isidentifier()
+            if expanded or (missing and index == len(loc) - 1):
+                kept.append(item)
     return tuple(kept)
 
 
