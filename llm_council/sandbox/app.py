@@ -22,6 +22,7 @@ from llm_council.pareto import PARETO_MODEL_ID, parse_pareto_model
 from llm_council.registry import BANDS, Registry
 from llm_council.sandbox import asgi, metadata, synth, wire
 from llm_council.sandbox.asgi import Receive, Scope, Send
+from llm_council.sandbox.bundled import TaskBook
 from llm_council.sandbox.faults import Fault, FaultBook
 from llm_council.sandbox.metadata import Attempt
 from llm_council.sandbox.router import Plan, RouteError, SandboxRouter
@@ -78,7 +79,8 @@ class SandboxApp:
 
     ``requests`` holds the newest ``options.request_log`` completion bodies received (a
     bounded deque, so a long-running sandbox does not keep every prompt). ``clock`` is the
-    monotonic clock sticky sessions expire by.
+    monotonic clock sticky sessions expire by. ``tasks`` are the coding tasks answered with
+    stored right-or-wrong code (default: the eval's bundled set, read on the first answer).
     """
 
     def __init__(
@@ -87,9 +89,11 @@ class SandboxApp:
         options: SandboxOptions | None = None,
         *,
         clock: Callable[[], float] | None = None,
+        tasks: TaskBook | None = None,
     ) -> None:
         self.registry = registry
         self.options = options or SandboxOptions()
+        self._tasks = tasks
         self.requests: deque[dict[str, Any]] = deque(maxlen=self.options.request_log)
         self._faults = FaultBook()
         self._sticky = StickyTable(self.options.sticky_ttl_s, self.options.sticky_max, clock)
@@ -293,7 +297,7 @@ class SandboxApp:
             for m in body["messages"]
         ]
         score = entry.coding_score if entry.coding_score is not None else 0.5
-        content = synth.compose(model, score, messages, self.options.seed)
+        content = synth.compose(model, score, messages, self.options.seed, tasks=self._tasks)
         finish_reason = "stop"
         max_tokens = body.get("max_tokens")
         if max_tokens is not None and synth.tokens(content) > max_tokens:
@@ -302,7 +306,7 @@ class SandboxApp:
         prompt_tokens, completion_tokens = synth.tokens(prompt_text), synth.tokens(content)
         key = f"{self.options.seed}\x1f{next(self._serial)}\x1f{model}\x1f{prompt_text}"
         return wire.completion(
-            gen_id="gen-" + hashlib.sha256(key.encode()).hexdigest()[:24],
+            gen_id="gen-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:24],
             model=entry.id,
             provider=entry.provider,
             content=content,
@@ -355,6 +359,7 @@ def create_app(
     options: SandboxOptions | None = None,
     *,
     clock: Callable[[], float] | None = None,
+    tasks: TaskBook | None = None,
 ) -> SandboxApp:
     """A fresh sandbox with its own request log, faults and sticky sessions."""
-    return SandboxApp(registry, options, clock=clock)
+    return SandboxApp(registry, options, clock=clock, tasks=tasks)

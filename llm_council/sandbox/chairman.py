@@ -42,7 +42,7 @@ def synthesis(model: str, prompt: str) -> str:
     """The chairman's Markdown answer to ``prompt``, ending in a fenced verdict block."""
     candidates = candidates_in(prompt)
     if not candidates:
-        verdict = _block(
+        verdict = verdict_block(
             consensus=[],
             disagreements=[],
             blind_spots=["no council member's answer reached the chairman"],
@@ -63,11 +63,11 @@ def synthesis(model: str, prompt: str) -> str:
     question = question_in(prompt)
     topic = topic_for(question) or _topic_of(readings.values())
     body = _final_answer(best, why, list(candidates), readings, topic)
-    verdict = _block(
+    verdict = verdict_block(
         consensus=_consensus(readings, topic),
         disagreements=_disagreements(readings),
         blind_spots=_blind_spots(readings, topic),
-        confidence=_confidence(ranking),
+        confidence=confidence_of(ranking),
         built_on=[best],
     )
     return banner(model) + body + "\n" + verdict
@@ -92,7 +92,7 @@ def _final_answer(
 ) -> str:
     parts = [f"This synthesis builds on **{best}**, {why}."]
     if others := [label for label in labels if label != best]:
-        parts.append(f"It keeps what {_names(others)} added where that holds up.")
+        parts.append(f"It keeps what {names_of(others)} added where that holds up.")
     code = readings[best].code
     notes = list(dict.fromkeys(n for r in readings.values() for n in r.notes))
     if code is None:
@@ -128,7 +128,7 @@ def _consensus(readings: Mapping[str, Reading], topic: Topic | None) -> list[str
 
     def add(holders: int, plural: str, singular: str) -> None:
         if 2 * holders > n:
-            items.append((holders, f"{_share(holders, n)} {singular if n == 1 else plural}"))
+            items.append((holders, f"{share_of(holders, n)} {singular if n == 1 else plural}"))
 
     with_code = sum(r.code is not None for r in readings.values())
     if topic is not None:
@@ -218,7 +218,7 @@ def _blind_spots(readings: Mapping[str, Reading], topic: Topic | None) -> list[s
     return [*missing[:1], beyond]
 
 
-def _confidence(ranking: Sequence[tuple[str, float | None]]) -> str:
+def confidence_of(ranking: Sequence[tuple[str, float | None]]) -> str:
     """High when the top answer won clearly, low when the top two are nearly tied."""
     scores = [score for _, score in ranking if score is not None]
     if len(scores) < 2:
@@ -231,7 +231,8 @@ def _notes(readings: Mapping[str, Reading]) -> list[str]:
     return list(dict.fromkeys(note for r in readings.values() for note in r.notes))
 
 
-def _share(k: int, n: int) -> str:
+def share_of(k: int, n: int) -> str:
+    """ "All 3 answers", "2 of 3 answers", "The only answer": the subject of a verdict line."""
     if n == 1:
         return "The only answer"
     if k == n:
@@ -239,10 +240,12 @@ def _share(k: int, n: int) -> str:
     return f"{k} of {n} answers"
 
 
-def _names(labels: Sequence[str]) -> str:
+def names_of(labels: Sequence[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
     return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
-def _block(**verdict: Any) -> str:
+def verdict_block(**verdict: Any) -> str:
+    """The fenced JSON verdict block the chairman prompt asks for."""
     body = json.dumps({"verdict": verdict}, indent=2, ensure_ascii=False)
     return f"```json\n{body}\n```\n"

@@ -8,7 +8,9 @@ lists, whether it says it is simulated and which known bug it carries.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import random
 import re
 from dataclasses import dataclass
 
@@ -24,6 +26,14 @@ _RANKED_RE = re.compile(
 _CODE_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 _NOTE_RE = re.compile(r"^- (?:Edge case|Consideration): (.+?)\s*$", re.MULTILINE)
 SIMULATED_MARK = "This is a simulated answer"
+
+
+def rng_for(*parts: object) -> random.Random:
+    """A Random seeded from the parts' text (stable across runs, unlike ``hash()``)."""
+    # surrogatepass: a request's JSON may carry a lone surrogate ("\ud800"); hash it, don't fail.
+    text = "\x1f".join(map(str, parts))
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def banner(model: str) -> str:

@@ -1,9 +1,10 @@
 """Deterministic synthetic answers, peer reviews and chairman syntheses for the sandbox.
 
 Everything is seeded with hashlib from (seed, concrete model, prompt text), never ``hash()``,
-so a run is reproducible across processes. Answers are about what was asked: a recognised
-coding question (see ``topics``) gets working Python with tests, anything else an honest
-generic answer that restates the question and says it is simulated. Quality follows the
+so a run is reproducible across processes. Answers are about what was asked: one of the
+eval's bundled tasks gets its stored right or wrong code (``solving``, ``task_chairman``), a
+recognised coding question (see ``topics``) working Python with tests, anything else an
+honest generic answer that restates the question and says it is simulated. Quality follows the
 registry's coding score: stronger models write more tests and edge cases, weaker ones
 sometimes ship a subtle bug. Reviewers rank candidates from their *text* (and the strong
 ones spot the bug), with noise that shrinks as the reviewer gets stronger, so reports on
@@ -20,13 +21,17 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from llm_council.sandbox import chairman as chairman_text
+from llm_council.sandbox import solving, task_chairman
+from llm_council.sandbox.bundled import TaskBook, bundled_tasks
 from llm_council.sandbox.reading import (
     CANDIDATE_RE,
     SIMULATED_MARK,
     banner,
     candidates_in,
     quality_of,
+    question_in,
     read,
+    rng_for,
 )
 from llm_council.sandbox.topics import (
     GENERIC_CODING,
@@ -54,12 +59,6 @@ _BUG_PENALTY = 4.0
 _RESTATE_CHARS = 200
 
 
-def rng_for(*parts: object) -> random.Random:
-    """A Random seeded from the parts' text (stable across runs, unlike ``hash()``)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
 def classify(messages: Sequence[dict[str, Any]]) -> RequestKind:
     """Chairman (by its system prompt), peer review (candidate blocks) or a plain answer."""
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
@@ -68,13 +67,36 @@ def classify(messages: Sequence[dict[str, Any]]) -> RequestKind:
     return "review" if CANDIDATE_RE.search(_last_user(messages)) else "answer"
 
 
-def compose(model: str, coding_score: float, messages: Sequence[dict[str, Any]], seed: int) -> str:
-    """The synthetic reply of ``model`` to ``messages`` (contents already plain text)."""
+def compose(
+    model: str,
+    coding_score: float,
+    messages: Sequence[dict[str, Any]],
+    seed: int,
+    *,
+    tasks: TaskBook | None = None,
+) -> str:
+    """The synthetic reply of ``model`` to ``messages`` (contents already plain text).
+
+    A question that is one of the eval's bundled ``tasks`` (default: the bundled set, read
+    on first use) gets real code that is right as often as the model is good (``solving``);
+    any other question a topical or generic answer.
+    """
+    book = bundled_tasks() if tasks is None else tasks
     kind = classify(messages)
+    question = _last_user(messages)
+    if kind != "answer":
+        question = question_in(question)
+    task = book.match(question)
     if kind == "chairman":
+        if task is not None:
+            return task_chairman.synthesis(model, coding_score, task, _last_user(messages), seed)
         return chairman_text.synthesis(model, _last_user(messages))
     if kind == "review":
+        if task is not None:
+            return solving.review(model, coding_score, task, _last_user(messages), seed)
         return review(model, coding_score, _last_user(messages), seed)
+    if task is not None:
+        return solving.answer(model, coding_score, task, seed)
     return answer(model, coding_score, messages, seed)
 
 
@@ -152,7 +174,7 @@ def restate(question: str) -> str:
 def review(model: str, coding_score: float, review_prompt: str, seed: int) -> str:
     """A short critique of every candidate block, then a fenced JSON ranking, best first."""
     candidates = candidates_in(review_prompt)
-    prompt_key = hashlib.sha256(review_prompt.encode()).hexdigest()
+    prompt_key = hashlib.sha256(review_prompt.encode("utf-8", "surrogatepass")).hexdigest()
     # A strong reviewer sees quality differences clearly (and spots the known bug more
     # often); a weak one is easily swayed.
     noise = 0.5 + 3.0 * (1.0 - coding_score)
