@@ -48,6 +48,8 @@ def test_wheel_contains_the_shipped_defaults(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in DEFAULTS:
         assert name in names
+    # The eval's bundled tasks and the isolated child script ship as package files.
+    assert {"llm_council/evaluation/data/tasks.jsonl", "llm_council/evaluation/_child.py"} <= names
     # The copies are the repository's files, byte for byte.
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read(DEFAULTS[0]) == (REPO / "unified_config.yaml").read_bytes()
