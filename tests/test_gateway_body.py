@@ -147,3 +147,19 @@ def test_pareto_seat_without_tier_or_override_sends_no_score():
 def test_optional_fields_absent_unless_set():
     out = body("openai/gpt-5.4")
     assert set(out) == {"model", "messages"}
+
+
+def test_lone_surrogates_are_sent_as_replacement_characters():
+    """A request body must be valid UTF-8 JSON (RFC 8259 §8.1); a lone surrogate, e.g. from an
+    answer quoted back in a review, is sent as U+FFFD rather than failing the call."""
+    import json
+
+    from llm_council.gateway.base import ChatMessage, CompletionRequest
+
+    request = CompletionRequest(
+        model="openai/gpt-5.4", messages=(ChatMessage(role="user", content="a\ud800b\udfffc"),)
+    )
+    body = build_request_body(request)
+    assert body["messages"][0]["content"] == "a\ufffdb\ufffdc"
+    json.dumps(body, ensure_ascii=False).encode("utf-8")  # would raise with a surrogate
+    assert request.messages[0].content == "a\ud800b\udfffc"  # the caller's text is untouched

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -36,6 +37,7 @@ from llm_council.gateway.base import (
     UpstreamError,
     Usage,
 )
+from llm_council.gateway.rate_gate import RateGate
 from llm_council.gateway.router_metadata import (
     METADATA_FIELD,
     METADATA_HEADERS,
@@ -62,6 +64,9 @@ __all__ = [
 from llm_council.redaction import redact, redact_deep, register_secret
 
 DEFAULT_DEADLINE_S = 60.0
+# JSON on the wire must be valid UTF-8; a lone surrogate (from undecodable input or a
+# server's answer quoted back in a review) is sent as U+FFFD while the record keeps it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _log = get_logger("llm_council.gateway")
 
@@ -86,7 +91,10 @@ def build_request_body(
     """The JSON body for ``POST /chat/completions``, with the Pareto plugin where it belongs."""
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [m.model_dump() for m in request.messages],
+        "messages": [
+            {"role": m.role, "content": _LONE_SURROGATE.sub("\ufffd", m.content)}
+            for m in request.messages
+        ],
     }
     # Caller plugins survive; a stray pareto-router entry never does, we decide it below.
     plugins = [dict(p) for p in request.plugins if p.get("id") != PARETO_PLUGIN_ID]
@@ -123,6 +131,7 @@ class OpenRouterGateway:
         default_deadline_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        rate_gate: RateGate | None = None,
     ) -> None:
         self._kind: GatewayKind = kind
         self._settings = settings
@@ -135,6 +144,8 @@ class OpenRouterGateway:
         )
         self._sleep = sleep
         self._jitter = jitter
+        # One gate per gateway: a 429 with Retry-After holds back every call through it.
+        self.rate_gate = rate_gate or RateGate()
         headers = {"HTTP-Referer": settings.referer, "X-OpenRouter-Title": settings.title}
         if self._key.get_secret_value():
             headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
@@ -198,6 +209,8 @@ class OpenRouterGateway:
             async with asyncio.timeout(deadline_s):
                 while True:
                     attempts += 1
+                    if attempts == 1:  # retries wait out the gate in their own delay below
+                        await self._wait_for_gate(request.model, deadline_s, started)
                     try:
                         payload = await (
                             self._stream(body, headers)
@@ -207,7 +220,11 @@ class OpenRouterGateway:
                         return self._result(request, body, payload, attempts, started)
                     except GatewayError as exc:
                         exc.attempts = attempts
+                        if exc.http_status == 429 and exc.retry_after is not None:
+                            self.rate_gate.hold(exc.retry_after)
                         delay = self._retry_delay(exc, attempts)
+                        if delay is not None:
+                            delay = max(delay, self.rate_gate.remaining())
                         remaining = deadline_s - (time.perf_counter() - started)
                         if delay is None or delay >= remaining:
                             raise
@@ -225,6 +242,21 @@ class OpenRouterGateway:
                 f"{request.model} gave no complete answer within the {deadline_s:g}s deadline",
                 attempts=attempts,
             ) from None
+
+    async def _wait_for_gate(self, model: str, deadline_s: float, started: float) -> None:
+        """Wait while an earlier 429 holds the gateway; refuse at once if that outlasts the
+        call's deadline (the server said not before then; waiting would only time out)."""
+        wait_s = self.rate_gate.remaining()
+        if wait_s <= 0:
+            return
+        if wait_s >= deadline_s - (time.perf_counter() - started):
+            raise RateLimitedError(
+                f"{model} not sent: the gateway is rate limited for another {wait_s:.1f}s "
+                f"(an earlier Retry-After), beyond this call's {deadline_s:g}s deadline",
+                retry_after=wait_s,
+                attempts=0,
+            )
+        await self.rate_gate.wait()
 
     def _retry_delay(self, exc: GatewayError, attempts: int) -> float | None:
         if not exc.retryable or attempts >= self._settings.max_attempts:
