@@ -16,6 +16,7 @@ from llm_council.config import (
     Mode,
     load_config,
 )
+from llm_council.council.estimate import check_cap, estimate_session
 from llm_council.council.plan import SessionPlan, plan_session
 from llm_council.council.preflight import PreflightError, preflight
 from llm_council.council.result import SessionResult
@@ -93,11 +94,13 @@ class Council:
         session_id: str | None = None,
         strict: bool = False,
         on_interrupt: Callable[[SessionResult], None] | None = None,
+        max_usd: float | None = None,
     ) -> SessionResult:
         """Run one council session and record it in the audition store.
 
         Before any paid call the plan is checked (``PreflightError``, a ``ValueError``, when
-        the prompt cannot fit a seat, or under ``strict`` when a model id is unknown). If the
+        the prompt cannot fit a seat, under ``strict`` when a model id is unknown, or when the
+        estimated cost is above ``max_usd``; see ``council.estimate``). If the
         run is cancelled, the session so far is stored with status ``interrupted``, handed to
         ``on_interrupt``, and the cancellation propagates.
         """
@@ -105,6 +108,8 @@ class Council:
             raise ValueError("the prompt is empty")
         plan = self.plan(tier, mode, chairman)
         warnings = await self._preflight(plan, prompt, strict=strict)
+        if max_usd is not None:
+            check_cap(estimate_session(plan, self.registry, prompt), max_usd)
         runner = SessionRunner(
             self.gateway,
             self.registry,

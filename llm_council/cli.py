@@ -17,6 +17,7 @@ from rich.console import Console
 
 from llm_council.audition.sessions_cli import sessions_app
 from llm_council.audition.store_errors import StoreConfigError
+from llm_council.batch_cli import batch_command
 from llm_council.cli_errors import fail
 from llm_council.config import ConfigError, DuplicatePolicy, Mode, Tier
 from llm_council.gateway.base import GatewayConfigError
@@ -110,6 +111,12 @@ def run(
     strict: Annotated[
         bool, typer.Option(help="Refuse to start when a model id is unknown (else a warning).")
     ] = False,
+    max_usd: Annotated[
+        float | None,
+        typer.Option(
+            "--max-usd", min=0.0, help="Refuse (exit 2) when the estimated cost is above this."
+        ),
+    ] = None,
 ) -> None:
     """Run one council session and show the seats, ranking and synthesis.
 
@@ -130,7 +137,7 @@ def run(
         raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
         err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
-    options = _RunOptions(chairman, duplicate_policy, strict)
+    options = _RunOptions(chairman, duplicate_policy, strict, max_usd)
     try:
         result = asyncio.run(_run_session(council, text, plan, options, as_json, err))
     except PreflightError as exc:
@@ -165,6 +172,7 @@ class _RunOptions:
     chairman: str | None
     duplicate_policy: DuplicatePolicy | None
     strict: bool
+    max_usd: float | None = None
 
 
 async def _run_session(
@@ -183,6 +191,7 @@ async def _run_session(
         "chairman": options.chairman,
         "duplicate_policy": options.duplicate_policy,
         "strict": options.strict,
+        "max_usd": options.max_usd,
         "on_interrupt": kept.append,
     }
     restore = _cancel_on_sigint(err)
@@ -257,6 +266,7 @@ def sandbox_serve(
 app.add_typer(sessions_app, name="sessions")
 app.command("report")(report_command)
 app.command("check")(check_command)
+app.command("batch")(batch_command)
 app.add_typer(registry_app, name="registry")
 
 

@@ -23,6 +23,8 @@ LAZY_IMPORTERS = {
     "llm_council.gateway.factory",
     "llm_council.log",
     "llm_council.telemetry",
+    "llm_council.service",
+    "llm_council.batch_cli",
 }
 # Pure rules must not depend on the HTTP adapter, the store or any interface.
 PURE_RULES = {
