@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +24,7 @@ from llm_council.audition.store_errors import StoreConfigError
 from llm_council.batch import BatchResult, BatchState, ItemOutcome, run_batch
 from llm_council.batch_input import BatchInputError, Journal, PromptItem, load_prompts
 from llm_council.cli_errors import fail
+from llm_council.cli_signals import cancel_on_sigint
 from llm_council.config import TIERS, ConfigError, CouncilConfig, Tier
 from llm_council.council.estimate import (
     ESTIMATE_LABEL,
@@ -154,9 +151,9 @@ async def _run(
     """Run the batch; the first Ctrl-C interrupts the running sessions, a second exits."""
     kept: list[BatchResult] = []
     gate = council.gateway.rate_gate if isinstance(council.gateway, OpenRouterGateway) else None
-    restore = _cancel_on_sigint(err)
+    restore = cancel_on_sigint(err, "storing the running sessions as interrupted")
     try:
-        with _progress_for(err) as progress:
+        with progress_for(err) as progress:
             return await run_batch(
                 council,
                 items,
@@ -175,35 +172,6 @@ async def _run(
     finally:
         restore()
         await council.aclose()
-
-
-def _cancel_on_sigint(err: Console) -> Callable[[], None]:
-    """First SIGINT: cancel the batch (running sessions are stored as interrupted).
-    Second: leave at once (exit 130); the journal still lets ``--resume`` continue."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    presses = 0
-
-    def on_sigint() -> None:
-        nonlocal presses
-        presses += 1
-        if presses > 1:
-            sys.stderr.write("\ninterrupted again: exiting now\n")
-            sys.stderr.flush()
-            os._exit(130)
-        err.print(
-            "\n[yellow]interrupting: storing the running sessions as interrupted "
-            "(Ctrl-C again to exit at once)[/yellow]",
-            highlight=False,
-        )
-        if task is not None:
-            task.cancel()
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
-        return lambda: None
-    return lambda: loop.remove_signal_handler(signal.SIGINT)
 
 
 # -- progress --------------------------------------------------------------------------
@@ -302,7 +270,7 @@ class BarProgress:
         self._update(state)
 
 
-def _progress_for(err: Console) -> PlainProgress | BarProgress:
+def progress_for(err: Console) -> PlainProgress | BarProgress:
     return BarProgress(err) if err.is_terminal else PlainProgress(err)
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +17,9 @@ from llm_council.audition.sessions_cli import sessions_app
 from llm_council.audition.store_errors import StoreConfigError
 from llm_council.batch_cli import batch_command
 from llm_council.cli_errors import fail
+from llm_council.cli_signals import cancel_on_sigint
 from llm_council.config import ConfigError, DuplicatePolicy, Mode, Tier
+from llm_council.eval_cli import eval_command
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
 from llm_council.ops_cli import check_command, registry_app, report_command
@@ -194,7 +194,7 @@ async def _run_session(
         "max_usd": options.max_usd,
         "on_interrupt": kept.append,
     }
-    restore = _cancel_on_sigint(err)
+    restore = cancel_on_sigint(err, "keeping the finished calls")
     try:
         if as_json or not err.is_terminal:
             return await council.run(text, plan.tier, plan.mode, **kwargs)
@@ -207,34 +207,6 @@ async def _run_session(
     finally:
         restore()
         await council.aclose()
-
-
-def _cancel_on_sigint(err: Console) -> Callable[[], None]:
-    """First SIGINT: cancel the running session task. Second: leave at once (exit 130)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    presses = 0
-
-    def on_sigint() -> None:
-        nonlocal presses
-        presses += 1
-        if presses > 1:
-            sys.stderr.write("\ninterrupted again: exiting now\n")
-            sys.stderr.flush()
-            os._exit(130)
-        err.print(
-            "\n[yellow]interrupting: keeping the finished calls "
-            "(Ctrl-C again to exit at once)[/yellow]",
-            highlight=False,
-        )
-        if task is not None:
-            task.cancel()
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
-        return lambda: None
-    return lambda: loop.remove_signal_handler(signal.SIGINT)
 
 
 @sandbox_app.command("serve")
@@ -267,6 +239,7 @@ app.add_typer(sessions_app, name="sessions")
 app.command("report")(report_command)
 app.command("check")(check_command)
 app.command("batch")(batch_command)
+app.command("eval")(eval_command)
 app.add_typer(registry_app, name="registry")
 
 

@@ -25,6 +25,7 @@ LAZY_IMPORTERS = {
     "llm_council.telemetry",
     "llm_council.service",
     "llm_council.batch_cli",
+    "llm_council.eval_cli",
 }
 # Pure rules must not depend on the HTTP adapter, the store or any interface.
 PURE_RULES = {

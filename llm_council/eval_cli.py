@@ -1,0 +1,193 @@
+"""``llm-council eval``: run coding tasks through the council and grade the code by running it.
+
+The sessions go through the batch runner (one orchestrator, the audition store as usual);
+every seat's answer and the synthesis are then run against the task's hidden tests in
+isolated processes (ADR-011), and the report compares seats, the Pareto seat, the council
+and "pick the Borda winner" in solved tasks per dollar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from llm_council.cli_errors import fail
+from llm_council.cli_signals import cancel_on_sigint
+from llm_council.config import Tier
+from llm_council.ops_common import ConfigOpt, GatewayOpt
+from llm_council.textsafe import markup_text
+
+if TYPE_CHECKING:
+    from llm_council.api import Council
+    from llm_council.batch_result import BatchResult
+    from llm_council.council.result import SessionResult
+    from llm_council.evaluation.grade import Grade
+    from llm_council.evaluation.tasks import Task
+
+
+class EvalFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+def eval_command(
+    tasks: Annotated[
+        Path | None,
+        typer.Argument(help="Task file (JSONL) or directory; the bundled set when omitted."),
+    ] = None,
+    tier: Annotated[Tier | None, typer.Option(help="Council tier (default from config).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tasks.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Sessions at once.")] = 4,
+    max_usd: Annotated[
+        float | None,
+        typer.Option("--max-usd", min=0.0, help="Start no session once the estimate passes this."),
+    ] = None,
+    output_format: Annotated[
+        EvalFormat, typer.Option("--format", help="table, json, markdown or html.")
+    ] = EvalFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    config: ConfigOpt = None,
+    gateway: GatewayOpt = "auto",
+    seed: Annotated[int, typer.Option(help="Sandbox seed (sandbox gateway only).")] = 0,
+) -> None:
+    """Judge the council and each seat against running code: pass rates, cost per solved task."""
+    from llm_council.api import Council
+    from llm_council.audition.store_errors import StoreConfigError
+    from llm_council.config import ConfigError
+    from llm_council.evaluation.tasks import TaskFileError, load_tasks
+    from llm_council.gateway.base import GatewayConfigError
+    from llm_council.registry import RegistryError
+
+    try:
+        chosen = load_tasks(tasks)
+    except TaskFileError as exc:
+        raise fail(str(exc), 2) from None
+    chosen = chosen[:limit] if limit else chosen
+    err = Console(stderr=True)
+    try:
+        council = Council.from_config(config, gateway=gateway, sandbox_seed=seed)
+        tier_name = tier.value if tier else council.config.council.default_tier.value
+    except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
+        raise fail(str(exc), 2) from None
+    for notice in council.notices:
+        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+    try:
+        batch, results, grades = asyncio.run(
+            _evaluate(council, chosen, tier_name, concurrency, max_usd, err)
+        )
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise fail("interrupted before any session finished; nothing was graded", 130) from None
+    from llm_council.evaluation.report import build_eval_report
+
+    graded_ids = {r.session_id for r in results}
+    report = build_eval_report(
+        [t for t in chosen if any(g.task_id == t.id for g in grades)] or chosen,
+        results,
+        grades,
+        tier=tier_name,
+        gateway=council.gateway.kind,
+    )
+    _emit(report, output_format, output)
+    if batch.stopped is not None:
+        raise fail(
+            f"partial eval: {batch.stop_reason}; {len(graded_ids)} of {len(chosen)} tasks graded",
+            130 if batch.stopped == "interrupted" else 1,
+        )
+
+
+async def _evaluate(
+    council: Council,
+    tasks: list[Task],
+    tier: str,
+    concurrency: int,
+    max_usd: float | None,
+    err: Console,
+) -> tuple[BatchResult, list[SessionResult], list[Grade]]:
+    """Run the tasks' sessions (batch runner), then grade each stored session."""
+    from llm_council.batch import run_batch
+    from llm_council.batch_cli import progress_for
+    from llm_council.batch_input import PromptItem
+    from llm_council.evaluation.grade import grade_session
+    from llm_council.gateway.openrouter import OpenRouterGateway
+
+    items = [PromptItem(id=t.id, prompt=t.prompt, tier=tier, line=i) for i, t in enumerate(tasks)]
+    kept: list[BatchResult] = []
+    gate = council.gateway.rate_gate if isinstance(council.gateway, OpenRouterGateway) else None
+    restore = cancel_on_sigint(err, "storing the running sessions as interrupted")
+    try:
+        with progress_for(err) as progress:
+            batch = await run_batch(
+                council,
+                items,
+                tier=tier,
+                concurrency=concurrency,
+                max_usd=max_usd,
+                progress=progress,
+                rate_gate=gate,
+                on_interrupt=kept.append,
+            )
+    except asyncio.CancelledError:
+        if not kept:
+            raise
+        batch = kept[0]
+    finally:
+        restore()
+        await council.aclose()
+    by_id = {t.id: t for t in tasks}
+    store = council.audition.store if council.audition is not None else None
+    finished = [
+        o for o in batch.outcomes if o.session_id and o.status in ("ok", "partial", "failed")
+    ]
+    results: list[SessionResult] = []
+    for outcome in finished:
+        if store is None:
+            break
+        results.append(store.get_session(outcome.session_id or ""))
+    err.print(f"grading {len(results)} session(s) by running their code ...", highlight=False)
+    limiter = asyncio.Semaphore(max(2, concurrency))
+
+    async def grade(task: Task, result: SessionResult) -> list[Grade]:
+        async with limiter:
+            return await asyncio.to_thread(grade_session, task, result)
+
+    task_of = {o.session_id: by_id[o.id] for o in finished}
+    graded = await asyncio.gather(*(grade(task_of[r.session_id], r) for r in results))
+    return batch, results, [g for per_session in graded for g in per_session]
+
+
+def _emit(report: object, output_format: EvalFormat, output: Path | None) -> None:
+    from llm_council.evaluation.render import render_html, render_markdown, render_table
+
+    if output_format is EvalFormat.table:
+        if output is None:
+            render_table(Console(), report)  # type: ignore[arg-type]
+            return
+        with output.open("w", encoding="utf-8") as handle:
+            render_table(Console(file=handle, width=120, color_system=None), report)  # type: ignore[arg-type]
+    else:
+        text = {
+            EvalFormat.json: lambda: json.dumps(report.model_dump(mode="json"), indent=2),  # type: ignore[attr-defined]
+            EvalFormat.markdown: lambda: render_markdown(report),  # type: ignore[arg-type]
+            EvalFormat.html: lambda: render_html(report),  # type: ignore[arg-type]
+        }[output_format]()
+        if output is None:
+            typer.echo(text)
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror or exc}", 2) from None
+    if output is not None:
+        Console(stderr=True).print(
+            f"eval report written to {markup_text(str(output))}", highlight=False
+        )
