@@ -94,6 +94,7 @@ class Council:
         session_id: str | None = None,
         strict: bool = False,
         on_interrupt: Callable[[SessionResult], None] | None = None,
+        on_synthesis_delta: Callable[[str], None] | None = None,
         max_usd: float | None = None,
     ) -> SessionResult:
         """Run one council session and record it in the audition store.
@@ -130,6 +131,7 @@ class Council:
             session_timeout_s=self.config.session_timeout_s(plan.tier),
             session_id=session_id,
             on_interrupted=keep_interrupted,
+            on_synthesis_delta=on_synthesis_delta,
         )
         await self._finish(result, warnings)
         return result

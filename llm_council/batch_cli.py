@@ -102,7 +102,7 @@ def batch_command(
     ) as exc:
         raise fail(str(exc), 2) from None
     for notice in council.notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
     try:
         result = asyncio.run(
             _run(council, items, tier.value if tier else None, concurrency, max_usd, book, err)

@@ -136,7 +136,7 @@ def run(
     except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
     options = _RunOptions(chairman, duplicate_policy, strict, max_usd)
     try:
         result = asyncio.run(_run_session(council, text, plan, options, as_json, err))

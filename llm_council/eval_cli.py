@@ -80,7 +80,7 @@ def eval_command(
     except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     for notice in council.notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
     try:
         batch, results, grades = asyncio.run(
             _evaluate(council, chosen, tier_name, concurrency, max_usd, err)

@@ -1,15 +1,22 @@
-"""Terminal rendering for a session: live per-seat progress and the final result."""
+"""Terminal rendering for a session: live per-seat progress and the final result.
+
+Everything that came from outside (model ids, errors, notices, labels, the synthesis) reaches
+Rich as ``Text`` built by :mod:`llm_council.textsafe`, never as markup: a model id such as
+``[/x]evil`` must not raise, and an escape sequence in an answer must not drive the terminal.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from llm_council.council.plan import SessionPlan
 from llm_council.council.result import SeatResult, SessionResult, Stage
+from llm_council.textsafe import TerminalSafe, plain, terminal_text
 
 _STAGES: tuple[Stage, ...] = ("answer", "review", "chairman")
 _STYLE = {"ok": "green", "pending": "dim", "running": "yellow"}
@@ -56,21 +63,23 @@ class LiveProgress:
         for seat_id, row in self._rows.items():
             model = row["model"] + (f" → {row['resolved']}" if row.get("resolved") else "")
             cells = [_cell(row.get(stage)) for stage in _STAGES]
-            table.add_row(seat_id, model, *cells)
+            table.add_row(plain(seat_id), plain(model), *cells)
         return table
 
 
-def _cell(value: str | None) -> str:
+def _cell(value: str | None) -> Text:
     if value is None:
-        return "[dim]·[/dim]"
+        return Text("·", style="dim")
     status = value.split(" ", 1)[0]
-    return f"[{_STYLE.get(status, 'red')}]{value}[/]"
+    return plain(value, style=_STYLE.get(status, "red"))
 
 
 def render_result(console: Console, result: SessionResult) -> None:
     """Seats with requested → resolved model, flags, ranking, then the synthesis as Markdown."""
     table = Table(
-        title=f"session {result.session_id} · {result.tier} · {result.mode} · {result.status}"
+        title=plain(
+            f"session {result.session_id} · {result.tier} · {result.mode} · {result.status}"
+        )
     )
     for column in (
         "seat",
@@ -85,38 +94,45 @@ def render_result(console: Console, result: SessionResult) -> None:
         table.add_column(column, overflow="fold")
     for seat in result.seats:
         table.add_row(
-            seat.seat_id,
-            _model_cell(seat),
-            seat.status if seat.status == "ok" else f"[red]{seat.status}[/red]",
-            seat.label or "",
+            plain(seat.seat_id),
+            plain(_model_cell(seat)),
+            plain(seat.status, style="" if seat.status == "ok" else "red"),
+            plain(seat.label or ""),
             "" if seat.borda is None else f"{seat.borda:.2f}",
             str(seat.votes),
             "" if seat.cost_usd is None else f"{seat.cost_usd:.5f}",
-            seat.duplicate_kind or ("drift" if any(f.kind == "drift" for f in seat.flags) else ""),
+            plain(
+                seat.duplicate_kind
+                or ("drift" if any(f.kind == "drift" for f in seat.flags) else "")
+            ),
         )
     console.print(table)
     flagged = [seat for seat in result.seats if seat.flags]
     if flagged:
-        console.print("[bold magenta]duplicate flags[/bold magenta]")
+        console.print(Text("duplicate flags", style="bold magenta"))
         for seat in flagged:
-            console.print(
-                f"  {seat.seat_id} ({seat.resolved_model}): {_flags_text(seat)}", highlight=False
-            )
+            console.print(plain(f"  {seat.seat_id} ({seat.resolved_model}): {_flags_text(seat)}"))
     if result.ranking:
         order = "  ".join(
             f"{i}. {e.seat_id} ({e.borda:.2f}, {e.votes} votes)"
             for i, e in enumerate(result.ranking, 1)
         )
-        console.print(f"[bold]ranking[/bold]  {order}")
+        console.print(Text.assemble(("ranking", "bold"), "  ", plain(order)))
     for note in result.notices:
-        console.print(f"[yellow]note:[/yellow] {note}", markup=True, highlight=False)
+        console.print(Text.assemble(("note:", "yellow"), " ", plain(note)))
     if result.synthesis:
         title = "fallback (chairman failed)" if result.synthesis_is_fallback else "synthesis"
-        console.print(Panel(Group(Markdown(result.synthesis)), title=title))
+        # Cleaned before parsing (so the layout measures what is drawn) and guarded after:
+        # Markdown decodes character references such as ``&#x202e;`` into real characters.
+        synthesis = TerminalSafe(Markdown(terminal_text(result.synthesis)))
+        console.print(Panel(synthesis, title=title))
     usage = result.usage
     console.print(
-        f"[dim]tokens {usage.prompt_tokens}+{usage.completion_tokens} · cost ${usage.cost_usd:.5f} "
-        f"· gateway {result.gateway}[/dim]"
+        plain(
+            f"tokens {usage.prompt_tokens}+{usage.completion_tokens} · cost "
+            f"${usage.cost_usd:.5f} · gateway {result.gateway}",
+            style="dim",
+        )
     )
 
 

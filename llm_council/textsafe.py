@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markup import escape as _escape_markup
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import StyleType
@@ -37,12 +36,36 @@ def terminal_text(text: str) -> str:
     return _UNSAFE.sub(_visible, text)
 
 
-def markup_text(text: str) -> str:
-    """``text`` safe to embed in a Rich markup string: controls neutralised, ``[`` escaped.
+# Rich's tag syntax (rich.markup.RE_TAGS): a run of backslashes, then ``[`` + tag + ``]``.
+_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+# Rich turns every ``\[`` in plain text into ``[``, tag or not; rich.markup.escape misses that.
+_BACKSLASH_BRACKET = re.compile(r"\\(?=\[)")
 
+
+def markup_text(text: str) -> str:
+    """``text`` safe to embed anywhere in a Rich markup string: controls neutralised, and
+    Rich reads back exactly ``terminal_text(text)``: no tag applies, none raises.
+
+    ``rich.markup.escape`` alone is not enough: it leaves a ``\\[`` that is not a tag, which
+    Rich then prints as ``[``, and a trailing backslash that escapes whatever tag follows.
     Print the result with ``emoji=False``: Rich would otherwise turn ``:smile:`` into an emoji.
     """
-    return _escape_markup(terminal_text(text))
+    safe = terminal_text(text)
+    parts: list[str] = []
+    position = 0
+    for match in _TAG.finditer(safe):
+        parts.append(_BACKSLASH_BRACKET.sub(r"\\\\", safe[position : match.start()]))
+        backslashes, tag = match.groups()
+        parts.append(f"{backslashes}{backslashes}\\{tag}")  # 2n + 1: n literal, tag escaped
+        position = match.end()
+    tail = _BACKSLASH_BRACKET.sub(r"\\\\", safe[position:])
+    trailing = len(tail) - len(tail.rstrip("\\"))
+    if trailing:
+        # Doubled and closed by an empty style: Rich prints them once, and a tag the caller
+        # writes right after stays a tag.
+        tail += "\\" * trailing + "[default][/default]"
+    parts.append(tail)
+    return "".join(parts)
 
 
 def one_line(text: str, width: int | None = None) -> str:

@@ -48,7 +48,7 @@ from llm_council.council.result import (
     UsageTotals,
     Verdict,
 )
-from llm_council.council.verdict import parse_verdict
+from llm_council.council.verdict import VerdictStreamFilter, parse_verdict
 from llm_council.gateway.base import (
     CallCancelledError,
     CallStatus,
@@ -135,10 +135,12 @@ class SessionRunner:
         session_timeout_s: float,
         session_id: str | None = None,
         on_interrupted: OnInterrupted | None = None,
+        on_synthesis_delta: Callable[[str], None] | None = None,
     ) -> SessionResult:
         """Run the three stages. When cancelled, the session so far (status ``interrupted``)
         goes to ``on_interrupted`` and then the cancellation propagates unchanged."""
         run = _Run(self._context, plan, prompt, session_timeout_s, session_id or str(uuid.uuid4()))
+        run.on_synthesis_delta = on_synthesis_delta
         try:
             await run.stages()
         except asyncio.CancelledError:
@@ -175,6 +177,8 @@ class _Run:
         self.ballot_size: dict[str, int] = {}  # how many answers each reviewer could rank
         self.ranking: list[RankingEntry] = []
         self.verdict: Verdict | None = None
+        # Streams the chairman's synthesis as it is written (the verdict block held back).
+        self.on_synthesis_delta: Callable[[str], None] | None = None
         self.chairman: ChairmanResult | None = None
         self.synthesis: str | None = None
         self.synthesis_is_fallback = False
@@ -201,7 +205,12 @@ class _Run:
         return self.deadline - time.monotonic()
 
     async def _call(
-        self, stage: Stage, seat_id: str, request: CompletionRequest, score: float | None
+        self,
+        stage: Stage,
+        seat_id: str,
+        request: CompletionRequest,
+        score: float | None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> Outcome:
         """One gateway call, always recorded: ok, failed, or cancelled while in flight."""
         started_at = datetime.now(UTC)
@@ -212,7 +221,11 @@ class _Run:
             error = CallTimeoutError(f"session deadline of {self.timeout_s:g}s reached", attempts=0)
         else:
             try:
-                result = await self.ctx.gateway.complete(request)
+                result = await (
+                    self.ctx.gateway.complete(request, on_delta=on_delta)
+                    if on_delta is not None
+                    else self.ctx.gateway.complete(request)
+                )
             except GatewayError as exc:
                 error = exc
             except asyncio.CancelledError:
@@ -528,14 +541,22 @@ class _Run:
         request = self._request(
             None, chairman, chairman_messages(self.prompt, self.plan.mode, candidates, ranked)
         )
-        out = await self._call("chairman", "chairman", request, None)
+        labels = {s.label: s.seat_id for s in ordered if s.label}
+        stream = (
+            VerdictStreamFilter(self.on_synthesis_delta, labels)
+            if self.on_synthesis_delta is not None
+            else None
+        )
+        out = await self._call(
+            "chairman", "chairman", request, None, stream.feed if stream is not None else None
+        )
+        if stream is not None and out.result is not None:
+            stream.finish()
         if out.result is not None:
             self.chairman = ChairmanResult(
                 requested_model=chairman, resolved_model=out.result.resolved_model, status="ok"
             )
-            parsed = parse_verdict(
-                out.result.content, {s.label: s.seat_id for s in ordered if s.label}
-            )
+            parsed = parse_verdict(out.result.content, labels)
             self.synthesis, self.verdict = parsed.synthesis, parsed.verdict
             if parsed.problem:
                 self.notices.append(f"no verdict: {parsed.problem}")

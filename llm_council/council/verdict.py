@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,3 +130,52 @@ def _text(value: Any) -> str | None:
 
 def _texts(value: Any) -> list[str]:
     return [t for item in _list(value) if (t := _text(item)) is not None]
+
+
+class VerdictStreamFilter:
+    """Passes a streamed synthesis through, holding back a trailing verdict block.
+
+    Text is released line by line; from a line that opens a fenced block onwards it is held
+    until the stream ends, then released unless it is the verdict (which the final result
+    carries parsed, not as text). So a stream shows exactly the synthesis the result keeps.
+    """
+
+    def __init__(self, emit: Callable[[str], None], seat_of_label: Mapping[str, str]) -> None:
+        self._emit = emit
+        self._labels = seat_of_label
+        self._line = ""  # the current, unfinished line
+        self._held: list[str] = []  # from a fence opening on; released at the end if not ours
+
+    def feed(self, text: str) -> None:
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            self._take(line + "\n")
+
+    def _take(self, line: str) -> None:
+        if self._held or line.lstrip().startswith("```"):
+            self._held.append(line)
+            if not self._held[0].lstrip().lower().startswith("```json") and _closes(self._held):
+                self._release()  # a code block, not the verdict: let it through once closed
+        else:
+            self._emit(line)
+
+    def _release(self) -> None:
+        if self._held:
+            self._emit("".join(self._held))
+            self._held = []
+
+    def finish(self) -> None:
+        """The stream ended: drop a verdict block, release anything else."""
+        if self._line:
+            self._take(self._line)
+            self._line = ""
+        held = "".join(self._held)
+        if held and parse_verdict(held, self._labels).verdict is not None:
+            self._held = []
+            return
+        self._release()
+
+
+def _closes(lines: list[str]) -> bool:
+    return len(lines) > 1 and lines[-1].strip() == "```"

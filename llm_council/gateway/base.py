@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -195,7 +196,14 @@ class Gateway(Protocol):
     @property
     def kind(self) -> GatewayKind: ...
 
-    async def complete(self, request: CompletionRequest) -> CompletionResult: ...
+    async def complete(
+        self,
+        request: CompletionRequest,
+        *,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> CompletionResult:
+        """One completion; with ``on_delta`` it streams and hands over content as it arrives."""
+        ...
 
     async def list_models(self) -> list[dict[str, Any]]: ...
 

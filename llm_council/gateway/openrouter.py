@@ -194,8 +194,17 @@ class OpenRouterGateway:
             raise MalformedResponseError("GET /models returned no 'data' list")
         return data
 
-    async def complete(self, request: CompletionRequest) -> CompletionResult:
-        """Run one completion with retries for retryable errors, inside a wall-clock deadline."""
+    async def complete(
+        self, request: CompletionRequest, *, on_delta: DeltaCallback | None = None
+    ) -> CompletionResult:
+        """Run one completion with retries for retryable errors, inside a wall-clock deadline.
+
+        With ``on_delta`` the call streams and each piece of content is handed over as it
+        arrives; once a piece has gone out the call is not retried (it would repeat text).
+        """
+        if on_delta is not None and not request.stream:
+            request = request.model_copy(update={"stream": True})
+        sent = _DeltaTap(on_delta)
         body = build_request_body(request, self._tier_scores)
         headers = (
             METADATA_HEADERS
@@ -213,7 +222,7 @@ class OpenRouterGateway:
                         await self._wait_for_gate(request.model, deadline_s, started)
                     try:
                         payload = await (
-                            self._stream(body, headers)
+                            self._stream(body, headers, sent)
                             if request.stream
                             else self._post(body, headers)
                         )
@@ -222,7 +231,7 @@ class OpenRouterGateway:
                         exc.attempts = attempts
                         if exc.http_status == 429 and exc.retry_after is not None:
                             self.rate_gate.hold(exc.retry_after)
-                        delay = self._retry_delay(exc, attempts)
+                        delay = None if sent.started else self._retry_delay(exc, attempts)
                         if delay is not None:
                             delay = max(delay, self.rate_gate.remaining())
                         remaining = deadline_s - (time.perf_counter() - started)
@@ -298,7 +307,7 @@ class OpenRouterGateway:
         return payload
 
     async def _stream(
-        self, body: dict[str, Any], headers: Mapping[str, str] | None
+        self, body: dict[str, Any], headers: Mapping[str, str] | None, tap: _DeltaTap
     ) -> dict[str, Any]:
         """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
         with self._transport_errors("streaming from"):
@@ -308,7 +317,7 @@ class OpenRouterGateway:
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
                     raise self._http_error(response.status_code, text, response.headers)
-                return await _assemble_stream(response.aiter_lines(), self._raise_body_error)
+                return await _assemble_stream(response.aiter_lines(), self._raise_body_error, tap)
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -415,8 +424,26 @@ class OpenRouterGateway:
         return result
 
 
+DeltaCallback = Callable[[str], None]
+
+
+class _DeltaTap:
+    """Hands streamed content to the caller and remembers whether any went out."""
+
+    def __init__(self, callback: DeltaCallback | None) -> None:
+        self._callback = callback
+        self.started = False
+
+    def __call__(self, text: str) -> None:
+        if self._callback is not None and text:
+            self.started = True
+            self._callback(text)
+
+
 async def _assemble_stream(
-    lines: Any, raise_body_error: Callable[[dict[str, Any]], None]
+    lines: Any,
+    raise_body_error: Callable[[dict[str, Any]], None],
+    tap: DeltaCallback | None = None,
 ) -> dict[str, Any]:
     content: list[str] = []
     payload: dict[str, Any] = {}
@@ -454,6 +481,8 @@ async def _assemble_stream(
             delta = choice.get("delta")
             if isinstance(delta, dict) and isinstance(delta.get("content"), str):
                 content.append(delta["content"])
+                if tap is not None:
+                    tap(delta["content"])
             if isinstance(choice.get("finish_reason"), str):
                 finish_reason = choice["finish_reason"]
     raise MalformedResponseError("stream ended before 'data: [DONE]' (truncated)")
