@@ -105,7 +105,9 @@ def batch_command(
         err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
     try:
         result = asyncio.run(
-            _run(council, items, tier.value if tier else None, concurrency, max_usd, book, err)
+            run_interactive(
+                council, items, tier.value if tier else None, concurrency, max_usd, book, err
+            )
         )
     except BatchInputError as exc:
         raise fail(str(exc), 2) from None
@@ -139,16 +141,17 @@ def _exit_for(result: BatchResult) -> typer.Exit:
     return typer.Exit(0)
 
 
-async def _run(
+async def run_interactive(
     council: Council,
     items: list[PromptItem],
     tier: str | None,
     concurrency: int,
     max_usd: float | None,
-    book: Journal,
+    book: Journal | None,
     err: Console,
 ) -> BatchResult:
-    """Run the batch; the first Ctrl-C interrupts the running sessions, a second exits."""
+    """Run a batch with progress on ``err``; the first Ctrl-C interrupts the running sessions
+    (the partial result is returned), a second exits. Shared by ``batch`` and ``eval``."""
     kept: list[BatchResult] = []
     gate = council.gateway.rate_gate if isinstance(council.gateway, OpenRouterGateway) else None
     restore = cancel_on_sigint(err, "storing the running sessions as interrupted")

@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 
 from llm_council.cli_errors import fail
-from llm_council.cli_signals import cancel_on_sigint
 from llm_council.config import Tier
 from llm_council.ops_common import ConfigOpt, GatewayOpt
 from llm_council.textsafe import markup_text
@@ -114,35 +113,12 @@ async def _evaluate(
     err: Console,
 ) -> tuple[BatchResult, list[SessionResult], list[Grade]]:
     """Run the tasks' sessions (batch runner), then grade each stored session."""
-    from llm_council.batch import run_batch
-    from llm_council.batch_cli import progress_for
+    from llm_council.batch_cli import run_interactive
     from llm_council.batch_input import PromptItem
     from llm_council.evaluation.grade import grade_session
-    from llm_council.gateway.openrouter import OpenRouterGateway
 
     items = [PromptItem(id=t.id, prompt=t.prompt, tier=tier, line=i) for i, t in enumerate(tasks)]
-    kept: list[BatchResult] = []
-    gate = council.gateway.rate_gate if isinstance(council.gateway, OpenRouterGateway) else None
-    restore = cancel_on_sigint(err, "storing the running sessions as interrupted")
-    try:
-        with progress_for(err) as progress:
-            batch = await run_batch(
-                council,
-                items,
-                tier=tier,
-                concurrency=concurrency,
-                max_usd=max_usd,
-                progress=progress,
-                rate_gate=gate,
-                on_interrupt=kept.append,
-            )
-    except asyncio.CancelledError:
-        if not kept:
-            raise
-        batch = kept[0]
-    finally:
-        restore()
-        await council.aclose()
+    batch = await run_interactive(council, items, tier, concurrency, max_usd, None, err)
     by_id = {t.id: t for t in tasks}
     store = council.audition.store if council.audition is not None else None
     finished = [

@@ -84,15 +84,24 @@ def call_record(
     )
 
 
-def abstention(reviewer: SeatResult, error: str | None, status: CallStatus = "ok") -> ReviewResult:
+def abstention(
+    reviewer_id: str,
+    error: str | None,
+    status: CallStatus = "ok",
+    *,
+    judge_model: str | None = None,
+) -> ReviewResult:
+    """A review that produced no ranking (not asked, failed, cancelled); judges say so."""
     return ReviewResult(
-        reviewer_seat=reviewer.seat_id,
+        reviewer_seat=reviewer_id,
         resolved_model=None,
         ranking=[],
         abstained=True,
         parse="none",
         status=status,
         error=error,
+        judge=judge_model is not None,
+        requested_model=judge_model,
     )
 
 

@@ -445,7 +445,8 @@ class _Run:
         allowed = self._allowed(reviewer, order, None)
         if len(allowed) < 2:
             return abstention(
-                reviewer, "not asked: fewer than two answers it may rank (own model excluded)"
+                reviewer.seat_id,
+                "not asked: fewer than two answers it may rank (own model excluded)",
             )
         plan_seat = self.by_id[reviewer.seat_id]
         candidates = [Candidate(label=c.label or "", text=c.answer or "") for c in allowed]
@@ -459,7 +460,7 @@ class _Run:
         score = plan_seat.min_coding_score if is_pareto_model(model) else None
         out = await self._call("review", reviewer.seat_id, request, score)
         if out.result is None:
-            return abstention(reviewer, out.record.error, out.record.status)
+            return abstention(reviewer.seat_id, out.record.error, out.record.status)
         resolved = out.result.resolved_model
         if is_pareto_model(model) and (flag := duplicates.drift_flag(reviewer, resolved)):
             duplicates.apply_flags([reviewer], {reviewer.seat_id: [flag]})
@@ -485,17 +486,7 @@ class _Run:
             ]
 
         def abstain(error: str | None, status: CallStatus = "ok") -> ReviewResult:
-            return ReviewResult(
-                reviewer_seat=judge_id,
-                resolved_model=None,
-                ranking=[],
-                abstained=True,
-                parse="none",
-                status=status,
-                error=error,
-                judge=True,
-                requested_model=model,
-            )
+            return abstention(judge_id, error, status, judge_model=model)
 
         allowed = own({model})
         if len(allowed) < 2:
@@ -591,7 +582,8 @@ class _Run:
             missing = [v for v in self.voices if v.seat_id not in self.reviews]
             if self.stage == "review" and missing:
                 reviews += [
-                    abstention(v, "cancelled: session interrupted", "cancelled") for v in missing
+                    abstention(v.seat_id, "cancelled: session interrupted", "cancelled")
+                    for v in missing
                 ]
             if self.stage == "review" and self.reviews:
                 self._score(seats)  # the votes that were cast still count
