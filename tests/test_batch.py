@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,8 +37,9 @@ from llm_council.cli import app
 from llm_council.registry import load_registry
 from llm_council.sandbox import SandboxOptions, create_app
 from llm_council.sandbox.faults import Fault
-from tests.conftest import free_port, serve_asgi
+from tests.conftest import serve_asgi
 from tests.council_helpers import make_config, sandbox_council
+from tests.sandbox_process import sandbox_process
 from tests.test_rate_gate import Stamped
 
 REPO = Path(__file__).resolve().parents[1]
@@ -388,41 +388,10 @@ async def test_a_session_the_journal_saw_start_but_not_end_is_settled_from_the_s
 
 
 @pytest.fixture
-def sandbox_process():
+def sandbox_server():
     """``llm-council sandbox serve`` in its own process; every model takes 0.25 s."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llm_council",
-            "sandbox",
-            "serve",
-            "--port",
-            str(port),
-            "--latency-ms",
-            "250",
-            "--fixed-latency",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=REPO,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("sandbox serve did not start") from None
-            time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with sandbox_process(250) as url:
+        yield url
 
 
 def _env(tmp_path: Path, base_url: str) -> dict[str, str]:
@@ -440,12 +409,12 @@ def _env(tmp_path: Path, base_url: str) -> dict[str, str]:
 
 
 def test_resume_after_sigint_runs_each_prompt_to_exactly_one_finished_session(
-    tmp_path, sandbox_process
+    tmp_path, sandbox_server
 ):
     prompts = tmp_path / "prompts.jsonl"
     rows = [{"id": f"q{i}", "prompt": p} for i, p in enumerate(PROMPTS[:4])]
     prompts.write_text("\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
-    env = _env(tmp_path, sandbox_process)
+    env = _env(tmp_path, sandbox_server)
     command = [sys.executable, "-m", "llm_council", "batch", str(prompts), "--concurrency", "2"]
     proc = subprocess.Popen(
         command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -22,8 +22,8 @@ from llm_council.audition.store import AuditionStore
 from llm_council.council.result import SessionResult
 from llm_council.registry import load_registry
 from llm_council.sandbox import SandboxOptions, create_app
-from tests.conftest import free_port
 from tests.council_helpers import make_config, sandbox_council
+from tests.sandbox_process import sandbox_process
 
 PARETO = "openrouter/pareto-code"
 POOL = ["anthropic/claude-sonnet-4.6", "openai/gpt-5.4", PARETO]
@@ -136,40 +136,8 @@ async def test_a_bug_in_one_call_does_not_crash_the_session_or_orphan_siblings()
 @pytest.fixture
 def slow_sandbox():
     """``llm-council sandbox serve`` in its own process, every model taking 1.5 s."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llm_council",
-            "sandbox",
-            "serve",
-            "--port",
-            str(port),
-            "--latency-ms",
-            "1500",
-            "--fixed-latency",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    import socket
-
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("sandbox serve did not start") from None
-            time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with sandbox_process(1500) as url:
+        yield url
 
 
 def _cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
