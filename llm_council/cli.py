@@ -25,6 +25,7 @@ from llm_council.log import configure_logging
 from llm_council.ops_cli import check_command, registry_app, report_command
 from llm_council.ops_common import ConfigOpt, GatewayOpt
 from llm_council.registry import RegistryError
+from llm_council.serve_cli import serve_command
 from llm_council.textsafe import markup_text
 
 if TYPE_CHECKING:
@@ -240,6 +241,7 @@ app.command("report")(report_command)
 app.command("check")(check_command)
 app.command("batch")(batch_command)
 app.command("eval")(eval_command)
+app.command("serve")(serve_command)
 app.add_typer(registry_app, name="registry")
 
 

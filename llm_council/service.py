@@ -87,9 +87,11 @@ class CouncilService:
         *,
         progress: ProgressListener | None = None,
         on_interrupt: Callable[[SessionResult], None] | None = None,
+        on_synthesis_delta: Callable[[str], None] | None = None,
     ) -> SessionResult:
         """Run one session. Cancelled, it is stored as ``interrupted``, handed to
-        ``on_interrupt``, and the cancellation propagates (``asyncio.CancelledError``)."""
+        ``on_interrupt``, and the cancellation propagates (``asyncio.CancelledError``).
+        ``on_synthesis_delta`` receives the chairman's synthesis piece by piece as it streams."""
         return await self.council.run(
             request.prompt,
             request.tier,
@@ -100,6 +102,7 @@ class CouncilService:
             session_id=request.session_id,
             strict=request.strict,
             on_interrupt=on_interrupt,
+            on_synthesis_delta=on_synthesis_delta,
         )
 
     async def run_keeping_interrupted(

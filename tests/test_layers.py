@@ -22,10 +22,12 @@ LAZY_IMPORTERS = {
     "llm_council.audition.sessions_cli",
     "llm_council.gateway.factory",
     "llm_council.log",
+    "llm_council.mcp_cli",
     "llm_council.telemetry",
     "llm_council.service",
     "llm_council.batch_cli",
     "llm_council.eval_cli",
+    "llm_council.serve_cli",
 }
 # Pure rules must not depend on the HTTP adapter, the store or any interface.
 PURE_RULES = {
