@@ -22,6 +22,7 @@ from llm_council.config import ConfigError, DuplicatePolicy, Mode, Tier
 from llm_council.eval_cli import eval_command
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.log import configure_logging
+from llm_council.mcp_cli import mcp_command
 from llm_council.ops_cli import check_command, registry_app, report_command
 from llm_council.ops_common import ConfigOpt, GatewayOpt
 from llm_council.registry import RegistryError
@@ -242,6 +243,7 @@ app.command("check")(check_command)
 app.command("batch")(batch_command)
 app.command("eval")(eval_command)
 app.command("serve")(serve_command)
+app.command("mcp")(mcp_command)
 app.add_typer(registry_app, name="registry")
 
 
