@@ -201,7 +201,14 @@ async def _run_session(
         if as_json or not err.is_terminal:
             return await council.run(text, plan.tier, plan.mode, **kwargs)
         with LiveProgress(err, plan) as progress:
-            return await council.run(text, plan.tier, plan.mode, progress=progress, **kwargs)
+            return await council.run(
+                text,
+                plan.tier,
+                plan.mode,
+                progress=progress,
+                on_synthesis_delta=progress.synthesis_delta,
+                **kwargs,
+            )
     except asyncio.CancelledError:
         if kept:
             return kept[0]

@@ -7,7 +7,7 @@ Rich as ``Text`` built by :mod:`llm_council.textsafe`, never as markup: a model 
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -31,6 +31,7 @@ class LiveProgress:
             s.seat_id: {"model": s.requested_model} for s in plan.seats
         }
         self._rows["chairman"] = {"model": plan.chairman}
+        self._synthesis: list[str] = []  # the chairman's text as it streams in
         self._live = Live(self._table(), console=console, refresh_per_second=12, transient=False)
 
     def __enter__(self) -> LiveProgress:
@@ -38,23 +39,38 @@ class LiveProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # The streamed synthesis gives way to the final rendering, which shows it whole.
         self._live.update(self._table())
         self._live.__exit__(None, None, None)
+
+    def synthesis_delta(self, text: str) -> None:
+        """Show the chairman's synthesis as it is written, below the table (the last lines)."""
+        self._synthesis.append(text)
+        self._live.update(self._view())
+
+    def _view(self) -> Group | Table:
+        if not self._synthesis:
+            return self._table()
+        lines = terminal_text("".join(self._synthesis)).splitlines()
+        tail = "\n".join(lines[-max(3, self._console.height - len(self._rows) - 8) :])
+        return Group(self._table(), Panel(Text(tail), title="synthesis (writing)"))
 
     def stage_started(self, stage: Stage, calls: int) -> None:
         for seat_id, row in self._rows.items():
             if (stage == "chairman") == (seat_id == "chairman") and row.get(stage) is None:
                 row[stage] = "running"
-        self._live.update(self._table())
+        self._live.update(self._view())
 
     def call_finished(
         self, stage: Stage, seat_id: str, status: str, resolved_model: str | None, latency_ms: float
     ) -> None:
+        if stage == "judge":
+            return  # judges are not seats; their reviews show in the result
         row = self._rows.setdefault(seat_id, {"model": "?"})
         row["answer" if stage == "reroute" else stage] = f"{status} {latency_ms / 1000:.1f}s"
         if resolved_model and stage in ("answer", "reroute", "chairman"):
             row["resolved"] = resolved_model
-        self._live.update(self._table())
+        self._live.update(self._view())
 
     def _table(self) -> Table:
         table = Table(title="council session", expand=False)

@@ -10,7 +10,6 @@ import pytest
 from llm_council.pareto import rank_band
 from llm_council.registry import load_registry
 from llm_council.sandbox import Fault, SandboxOptions, create_app
-from llm_council.sandbox.synth import quality_of
 
 REGISTRY = load_registry()
 MSG = [{"role": "user", "content": "Write a Python function that merges two sorted lists."}]
@@ -58,8 +57,11 @@ async def test_band_boundaries_pick_the_cheapest_member(sandbox, score, model):
 def test_cheapest_in_band_is_by_blended_price():
     for band in ("high", "medium", "low"):
         ranked = rank_band(REGISTRY, band, None)
-        prices = [m.blended_per_mtok for m in ranked]
-        assert prices == sorted(prices)
+        members = REGISTRY.band_members(band)
+        # Computed apart from rank_band: every member, the cheapest first (id breaks ties).
+        assert {m.id for m in ranked} == {m.id for m in members}
+        cheapest = min(members, key=lambda m: (m.blended_per_mtok, m.id))
+        assert ranked[0].id == cheapest.id
 
 
 @pytest.mark.parametrize(
@@ -231,7 +233,6 @@ async def test_reviews_rank_every_label_and_favour_stronger_models(sandbox):
         ranking = json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])["ranking"]
         assert sorted(ranking) == ["Response A", "Response B"]
         wins += ranking[0] == "Response B"
-        assert quality_of(answers[1]) >= 0
     assert wins >= 28, wins  # the stronger model wins clearly more often than chance (20/40)
 
 

@@ -124,5 +124,9 @@ def borda(
             counts[seat_id] = counts.get(seat_id, 0) + 1
     order = {seat_id: i for i, seat_id in enumerate(tie_order)}
     scores = [BordaScore(s, totals[s] / counts[s], counts[s]) for s in totals]
-    scores.sort(key=lambda b: (-b.borda, -b.votes, order.get(b.seat_id, len(order)), b.seat_id))
+    # Equal means summed in another order differ in the last bit (7/9 as 1+1+1/3 or as
+    # 2/3+2/3+1); compare them rounded so the documented tie-break applies.
+    scores.sort(
+        key=lambda b: (-round(b.borda, 9), -b.votes, order.get(b.seat_id, len(order)), b.seat_id)
+    )
     return scores
