@@ -47,6 +47,9 @@ def record_session(
         from opentelemetry import trace
     except ImportError:
         return
+    unset = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+    if tracer_provider is None and isinstance(trace.get_tracer_provider(), unset):
+        return  # nobody set up OpenTelemetry: building spans would only cost time
     try:
         _emit(trace, result, tracer_provider, capture_content)
     except Exception as exc:  # an exporter or SDK bug must not fail the caller

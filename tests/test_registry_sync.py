@@ -118,7 +118,9 @@ async def test_openrouter_listing_skips_unknown_models_variants_and_router_price
     route = respx.get("https://openrouter.ai/api/v1/models").mock(
         return_value=httpx.Response(200, json={"data": listing})
     )
-    async with OpenRouterGateway(GatewaySettings(), api_key="sk-or-test") as gateway:
+    async with OpenRouterGateway(
+        GatewaySettings(), api_key="sk-or-test", transport=httpx.AsyncHTTPTransport()
+    ) as gateway:
         result = await sync_registry(gateway, load_registry(), tmp_path / "o.yaml")
     assert route.called
     assert [(c.model, c.field, c.new) for c in result.changes] == [(MINI, "prompt_per_mtok", 0.3)]
@@ -126,7 +128,9 @@ async def test_openrouter_listing_skips_unknown_models_variants_and_router_price
     respx.get("https://openrouter.ai/api/v1/models").mock(
         return_value=httpx.Response(200, json={"data": [{"name": "no id"}]})
     )
-    async with OpenRouterGateway(GatewaySettings(), api_key="sk-or-test") as gateway:
+    async with OpenRouterGateway(
+        GatewaySettings(), api_key="sk-or-test", transport=httpx.AsyncHTTPTransport()
+    ) as gateway:
         with pytest.raises(MalformedResponseError):
             await sync_registry(gateway, load_registry(), tmp_path / "o.yaml")
 

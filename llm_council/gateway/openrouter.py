@@ -7,15 +7,19 @@ httpx transport differs (see ``llm_council.gateway.factory``).
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from pydantic import SecretStr
 
@@ -64,6 +68,8 @@ __all__ = [
 from llm_council.redaction import redact, redact_deep, register_secret
 
 DEFAULT_DEADLINE_S = 60.0
+# SSE lines end at CRLF, LF or CR (and nothing else: U+2028 may sit raw inside JSON).
+_SSE_LINE_END = re.compile("\r\n|\r|\n")
 # JSON on the wire must be valid UTF-8; a lone surrogate (from undecodable input or a
 # server's answer quoted back in a review) is sent as U+FFFD while the record keeps it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -150,18 +156,26 @@ class OpenRouterGateway:
         if self._key.get_secret_value():
             headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
         self.base_url = (base_url or settings.base_url).rstrip("/")
-        # httpx's own timeouts bound each socket operation; the wall-clock deadline of a
-        # whole call (which a slow trickle of bytes would otherwise dodge) is ours below.
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url + "/",
-            headers=headers,
-            transport=transport,
-            timeout=httpx.Timeout(None, connect=settings.connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_keepalive_connections,
-            ),
-        )
+        # The key lives in the pooled clients' headers only, never as an attribute of ours.
+        self._plain_headers = {k: v for k, v in headers.items() if k != "Authorization"}
+        # Over a socket: one aiohttp session (made on first use, inside the running loop),
+        # whose pool costs little per request however many wait; httpx on its own pool cost
+        # ~2.5x more per call under load (ADR-013). A given httpx transport (the in-process
+        # sandbox's ASGITransport, tests) keeps an httpx client. The connect timeout bounds
+        # each connection attempt; the wall-clock deadline of a whole call (which a slow
+        # trickle of bytes would otherwise dodge) is ours below.
+        self._session: aiohttp.ClientSession | None = None
+        # HTTP(S)_PROXY / NO_PROXY as httpx honoured them, read once: aiohttp's trust_env
+        # would look them (and ~/.netrc) up in a thread on every request.
+        self._proxy = _env_proxy(self.base_url)
+        self._client: httpx.AsyncClient | None = None
+        if transport is not None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url + "/",
+                headers=headers,
+                transport=transport,
+                timeout=httpx.Timeout(None, connect=settings.connect_timeout_s),
+            )
 
     def __repr__(self) -> str:
         return f"OpenRouterGateway(kind={self._kind!r}, base_url={self.base_url!r})"
@@ -171,7 +185,28 @@ class OpenRouterGateway:
         return self._kind
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _aiohttp(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            headers = dict(self._plain_headers)
+            if self._key.get_secret_value():
+                headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
+            self._session = aiohttp.ClientSession(
+                headers=headers,
+                connector=aiohttp.TCPConnector(limit=self._settings.max_connections),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self._settings.connect_timeout_s
+                ),
+                # Cookies are no part of the API; skipping the jar saves work on every call.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                json_serialize=_dumps,
+            )
+        return self._session
 
     async def __aenter__(self) -> OpenRouterGateway:
         return self
@@ -183,8 +218,7 @@ class OpenRouterGateway:
         """``GET /models``: OpenRouter's model list (``data`` array), within the deadline."""
         try:
             async with asyncio.timeout(self._default_deadline_s):
-                response = await self._request("GET", "models")
-                payload = self._json(response)
+                payload = self._json("models", *await self._request("GET", "models"))
         except TimeoutError:
             raise CallTimeoutError(
                 f"GET /models gave no complete answer within {self._default_deadline_s:g}s"
@@ -279,30 +313,48 @@ class OpenRouterGateway:
 
     @contextlib.contextmanager
     def _transport_errors(self, doing: str) -> Iterator[None]:
-        """Map httpx's transport failures onto the taxonomy (the key redacted from causes)."""
+        """Map transport failures (httpx's, or aiohttp's under them) onto the taxonomy, the
+        key redacted from the text and no cause chained (it could carry the headers)."""
         try:
             yield
-        except httpx.TimeoutException as exc:
-            raise CallTimeoutError(
-                f"timed out {doing} {self.base_url}: {type(exc).__name__}"
-            ) from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, aiohttp.ClientError) as exc:
+            name, timed_out = _transport_failure(exc)
+            if timed_out:
+                raise CallTimeoutError(f"timed out {doing} {self.base_url}: {name}") from None
             raise GatewayConnectionError(
-                f"failed {doing} {self.base_url}: {type(exc).__name__}: {self._redact(str(exc))}"
+                f"failed {doing} {self.base_url}: {name}: {self._redact(str(exc))}"
             ) from None
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """One whole request: (status, body bytes); an HTTP error status raises."""
         with self._transport_errors("talking to"):
-            response = await self._client.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise self._http_error(response.status_code, response.text, response.headers)
-        return response
+            if self._client is not None:
+                response = await self._client.request(method, path, json=body, headers=headers)
+                status, content, reply_headers = (
+                    response.status_code,
+                    response.content,
+                    response.headers,
+                )
+            else:
+                async with self._aiohttp().request(
+                    method, f"{self.base_url}/{path}", json=body, headers=headers, proxy=self._proxy
+                ) as reply:
+                    status, content, reply_headers = reply.status, await reply.read(), reply.headers
+        if status >= 400:
+            raise self._http_error(status, content.decode("utf-8", "replace"), reply_headers)
+        return status, content
 
     async def _post(
         self, body: dict[str, Any], headers: Mapping[str, str] | None
     ) -> dict[str, Any]:
-        response = await self._request("POST", "chat/completions", json=body, headers=headers)
-        payload = self._json(response)
+        path = "chat/completions"
+        payload = self._json(path, *await self._request("POST", path, body, headers))
         self._raise_body_error(payload)
         return payload
 
@@ -311,22 +363,34 @@ class OpenRouterGateway:
     ) -> dict[str, Any]:
         """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
         with self._transport_errors("streaming from"):
-            async with self._client.stream(
-                "POST", "chat/completions", json=body, headers=headers
-            ) as response:
-                if response.status_code >= 400:
-                    text = (await response.aread()).decode("utf-8", "replace")
-                    raise self._http_error(response.status_code, text, response.headers)
-                return await _assemble_stream(response.aiter_lines(), self._raise_body_error, tap)
+            if self._client is not None:
+                async with self._client.stream(
+                    "POST", "chat/completions", json=body, headers=headers
+                ) as response:
+                    if response.status_code >= 400:
+                        text = (await response.aread()).decode("utf-8", "replace")
+                        raise self._http_error(response.status_code, text, response.headers)
+                    return await _assemble_stream(
+                        _sse_lines(response.aiter_bytes()), self._raise_body_error, tap
+                    )
+            async with self._aiohttp().post(
+                f"{self.base_url}/chat/completions", json=body, headers=headers, proxy=self._proxy
+            ) as reply:
+                if reply.status >= 400:
+                    text = (await reply.read()).decode("utf-8", "replace")
+                    raise self._http_error(reply.status, text, reply.headers)
+                return await _assemble_stream(
+                    _sse_lines(reply.content.iter_any()), self._raise_body_error, tap
+                )
 
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
+    def _json(self, path: str, status: int, content: bytes) -> dict[str, Any]:
         try:
-            payload = response.json()
+            payload = json.loads(content)
         except ValueError:
             raise MalformedResponseError(
-                f"response from {response.request.url.path} is not valid JSON "
-                f"({len(response.content)} bytes; truncated?)",
-                http_status=response.status_code,
+                f"response from {urlsplit(self.base_url).path}/{path} is not valid JSON "
+                f"({len(content)} bytes; truncated?)",
+                http_status=status,
             ) from None
         if not isinstance(payload, dict):
             raise MalformedResponseError(
@@ -347,7 +411,7 @@ class OpenRouterGateway:
             metadata=self._redact_deep(metadata),
         )
 
-    def _http_error(self, status: int, text: str, headers: httpx.Headers) -> GatewayError:
+    def _http_error(self, status: int, text: str, headers: Mapping[str, str]) -> GatewayError:
         try:
             parsed = json.loads(text)
         except ValueError:
@@ -488,6 +552,56 @@ async def _assemble_stream(
     raise MalformedResponseError("stream ended before 'data: [DONE]' (truncated)")
 
 
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (None when NO_PROXY covers its host)."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+def _dumps(body: Any) -> str:
+    """JSON as httpx sends it: compact, UTF-8 kept as is, no NaN."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+async def _sse_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Decode a byte stream into lines: CRLF, LF or CR ends one (a CR at the end of a chunk
+    is held back, the next chunk may start with its LF)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    pending = ""
+    async for chunk in chunks:
+        pending += decoder.decode(chunk)
+        held = pending.endswith("\r")
+        *lines, pending = _SSE_LINE_END.split(pending[:-1] if held else pending)
+        if held:
+            pending += "\r"
+        for line in lines:
+            yield line
+    for line in _SSE_LINE_END.split(pending + decoder.decode(b"", final=True)):
+        if line:
+            yield line
+
+
+def _transport_failure(exc: BaseException) -> tuple[str, bool]:
+    """The failure's name in httpx's terms and whether it was a timeout.
+
+    httpx_aiohttp maps every ``aiohttp.ClientConnectionError`` (a refused connection, a
+    dropped one) to ``httpx.ConnectTimeout``; the aiohttp cause says what really happened.
+    """
+    cause = exc.__cause__ if isinstance(exc, httpx.TransportError) else exc
+    if not isinstance(cause, aiohttp.ClientError):
+        return type(exc).__name__, isinstance(exc, httpx.TimeoutException)
+    if isinstance(cause, asyncio.TimeoutError):  # aiohttp's timeouts subclass it
+        connect = isinstance(cause, aiohttp.ConnectionTimeoutError)
+        return ("ConnectTimeout" if connect else "ReadTimeout"), True
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return "ConnectError", False
+    if isinstance(cause, aiohttp.ClientPayloadError):
+        return "ReadError", False
+    return f"NetworkError ({type(cause).__name__})", False
+
+
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -530,7 +644,7 @@ def _error_fields(error: Any) -> tuple[str | int | None, str, dict[str, Any]]:
     return error.get("code"), message, metadata
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset``."""
     if value := headers.get("retry-after"):
         try:
