@@ -136,6 +136,8 @@ def render_result(console: Console, result: SessionResult) -> None:
         console.print(Text.assemble(("ranking", "bold"), "  ", plain(order)))
     for note in result.notices:
         console.print(Text.assemble(("note:", "yellow"), " ", plain(note)))
+    if result.verdict is not None:
+        _print_verdict(console, result)
     if result.synthesis:
         title = "fallback (chairman failed)" if result.synthesis_is_fallback else "synthesis"
         # Cleaned before parsing (so the layout measures what is drawn) and guarded after:
@@ -169,3 +171,27 @@ def _flags_text(seat: SeatResult) -> str:
             model = f" ({flag.model})" if flag.model else ""
             parts.append(f"{flag.kind} with {flag.with_seat}{model}")
     return "; ".join(parts)
+
+
+def _print_verdict(console: Console, result: SessionResult) -> None:
+    """The chairman's verdict, naming seats with the concrete model that wrote each answer."""
+    verdict = result.verdict
+    assert verdict is not None
+    models = {s.seat_id: s.resolved_model or s.requested_model for s in result.seats}
+
+    def who(seat_id: str) -> str:
+        return f"{seat_id} ({models.get(seat_id, '?')})"
+
+    head = f"verdict · confidence {verdict.confidence or 'not given'}"
+    if verdict.built_on:
+        head += " · built on " + ", ".join(who(s) for s in verdict.built_on)
+    console.print(Text(head, style="bold"))
+    for point in verdict.consensus:
+        console.print(Text.assemble("  agreed: ", plain(point)))
+    for item in verdict.disagreements:
+        sides = "; ".join(f"{who(s)}: {position}" for s, position in item.seats.items())
+        console.print(
+            Text.assemble("  disputed: ", plain(item.point + (f" — {sides}" if sides else "")))
+        )
+    for point in verdict.blind_spots:
+        console.print(Text.assemble("  missed by all: ", plain(point)))

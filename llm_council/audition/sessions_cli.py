@@ -23,6 +23,7 @@ from llm_council.audition.store import (
 from llm_council.cli_errors import fail
 from llm_council.config import TIERS, ConfigError, load_config
 from llm_council.council.result import CallRecord, SeatResult, SessionResult
+from llm_council.ops_common import ConfigOpt, JsonOpt
 from llm_council.pareto import is_pareto_model
 from llm_council.textsafe import markup_text, one_line, plain
 
@@ -32,9 +33,6 @@ sessions_app = typer.Typer(
     help="Browse recorded council sessions: which model each seat really was, and its flags.",
     no_args_is_help=True,
 )
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 
 
 def _store(config_path: Path | None) -> AuditionStore:
