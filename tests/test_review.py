@@ -167,3 +167,18 @@ def test_verdict_parsing_is_total(text):
         assert parsed.verdict.confidence in (None, "high", "medium", "low")
     else:
         assert parsed.problem
+
+
+def test_run_prints_the_verdict_with_seats_and_models(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from llm_council.cli import app
+
+    monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setenv("COLUMNS", "200")
+    done = CliRunner().invoke(app, ["run", "Write fizzbuzz in Python", "--tier", "quick"])
+    assert done.exit_code == 0, done.output
+    line = next(x for x in done.stdout.splitlines() if x.startswith("verdict · confidence"))
+    assert "built on s" in line and "(" in line  # a seat id with its concrete model
+    assert "agreed: " in done.stdout
+    assert '"verdict"' not in done.stdout  # the block itself is not shown as text
