@@ -5,11 +5,13 @@ the five tiers (the default pools, one Pareto seat each resolving inside its ban
 onto a named seat), each with its answer, review and chairman calls, plus retries and
 reroutes, up to ``--calls`` calls; each answered Pareto call carries router metadata (its
 band's candidates, sometimes a failed attempt first) in ``router_candidates`` /
-``router_attempts``. Rows go in with executemany in large transactions. Then
+``router_attempts``; stage 2 is in ``reviews`` / ``review_ranks`` (every answered seat ranks
+the others by a noisy view of a hidden quality, a judge in some duplicated sessions) with
+Borda with and without judges derived from those ballots. Rows go in with executemany in large transactions. Then
 it builds the JSON report in-process a few times and once through the CLI in a fresh
 process (imports included), and prints the timings. Target: under 2 s on a 2-core machine.
 
-    python bench/report_scale.py [--calls 1000000] [--db PATH] [--repeat 3]
+    python bench/report_scale.py [--calls 1000000] [--db PATH] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 from llm_council.audition import schema  # noqa: E402
 from llm_council.audition.report import build_report  # noqa: E402
-from llm_council.audition.report_stats import normalised_entropy  # noqa: E402
+from llm_council.audition.report_stats import (  # noqa: E402
+    normalised_entropy,
+    paired_diff,
+    session_agreement,
+)
 from llm_council.audition.store import AuditionStore  # noqa: E402
 from llm_council.config import load_config  # noqa: E402
 from llm_council.defaults import shipped_file  # noqa: E402
@@ -50,7 +56,17 @@ _FILLER = (
 )
 CHAIRMAN = "anthropic/claude-opus-4.7"
 BATCH_CALLS = 100_000
-_TABLES = ("sessions", "seats", "flags", "calls", "router_candidates", "router_attempts")
+_TABLES = (
+    "sessions",
+    "seats",
+    "flags",
+    "calls",
+    "router_candidates",
+    "router_attempts",
+    "reviews",
+    "review_ranks",
+)
+JUDGE_SHARE = 0.3  # of sessions whose Pareto seat duplicated a named seat exactly
 
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -133,10 +149,11 @@ def one_session(
         if drift_to and drift_to != pick:
             flags.append((f"s{pareto_j + 1}", "drift", None, None))
     kinds = {k for seat, k, _w, _m in flags if seat == f"s{pareto_j + 1}"}
-    bordas = [None if j in failed else rng.random() for j in range(len(pool))]
-    ranked = [j for j in range(len(pool)) if bordas[j] is not None]
-    first = max(ranked, key=lambda j: bordas[j] or 0.0) if ranked else None
     rows: Rows = {name: [] for name in _TABLES}
+    judged = "exact" in kinds and rng.random() < JUDGE_SHARE
+    bordas, peers, votes, agreement = review_rows(rng, sid, tier, len(pool), failed, judged, rows)
+    ranked = [j for j in range(len(pool)) if bordas[j] is not None]
+    first = max(ranked, key=lambda j: (bordas[j] or 0.0, -j)) if ranked else None
     rows["sessions"].append(
         {
             "session_id": sid, "created_at": created, "day": created.strftime("%Y-%m-%d"),
@@ -150,6 +167,11 @@ def one_session(
             "provider_entropy": normalised_entropy(providers.values(), len(answered)),
             "pareto_seats": 1, "pareto_exact": "exact" in kinds,
             "pareto_family": "family" in kinds, "pareto_drift": "drift" in kinds,
+            "kendall_w": agreement[0] if agreement else None,
+            "kendall_w_chance": agreement[1] if agreement else None,
+            "paired_diff": paired_diff(
+                (bordas[pareto_j],), (b for j, b in enumerate(bordas) if j != pareto_j)
+            ),
             "result_json": json.dumps({"session_id": sid, "answers": _FILLER[: rng.randrange(8000, 20000)]}),
         }
     )  # fmt: skip
@@ -166,9 +188,10 @@ def one_session(
                 "family": registry.family_of(resolved[j]) if ok else None,
                 "status": "ok" if ok else "timeout", "error": None if ok else "deadline",
                 "latency_ms": 900.0, "cost_usd": 0.003, "label": f"Response {chr(65 + j)}",
-                "borda": bordas[j], "votes": len(ranked) - 1 if ok else 0, "is_first": j == first,
+                "borda": bordas[j], "votes": votes[j], "borda_peers": peers[j],
+                "is_first": j == first,
                 "duplicate_kind": own[0] if own else None, "duplicate_of": None,
-                "rerouted_from": None,
+                "rerouted_from": None, "tier": tier, "day": created.strftime("%Y-%m-%d"),
             }
         )  # fmt: skip
     rows["flags"] = [
@@ -194,12 +217,12 @@ def one_session(
             )
             listed = [*candidates, *([] if resolved_model in candidates else [resolved_model])]
             rows["router_candidates"] += [
-                {"session_id": sid, "call_seq": seq, "tier": tier, "model": m,
+                {"session_id": sid, "call_seq": seq, "tier": tier, "is_pareto": True, "model": m,
                  "provider": registry.provider_of(m), "selected": m == resolved_model}
                 for m in listed
             ]  # fmt: skip
             rows["router_attempts"] += [
-                {"session_id": sid, "call_seq": seq, "tier": tier, "model": m,
+                {"session_id": sid, "call_seq": seq, "tier": tier, "is_pareto": True, "model": m,
                  "provider": registry.provider_of(m), "status": status}
                 for m, status in ((failed, 503), (resolved_model, 200)) if m
             ]  # fmt: skip
@@ -230,6 +253,63 @@ def one_session(
     return rows
 
 
+def review_rows(
+    rng: random.Random, sid: str, tier: str, seats: int, failed: set[int], judged: bool, rows: Rows
+) -> tuple[list[float | None], list[float | None], list[int], tuple[float, float] | None]:
+    """Stage 2 as the council runs it: every answered seat ranks the others (shown in its own
+    rotation of the label order), by a noisy view of a hidden quality; a judge ranks all
+    when ``judged``. Writes ``reviews`` / ``review_ranks`` rows; returns Borda with judges,
+    without them, votes per seat (None / 0 for seats nobody ranked) and the session's
+    Kendall's W with its chance level (as the store computes them)."""
+    answered = [j for j in range(seats) if j not in failed]
+    quality = {j: rng.random() for j in answered}
+    shown = rng.sample(answered, len(answered))
+    ballots: list[tuple[str, bool, list[int], list[int]]] = []  # reviewer, judge, order, ranking
+    for turn, j in enumerate(answered if len(answered) > 1 else ()):
+        order = [o for o in shown[turn:] + shown[:turn] if o != j]
+        ballot = sorted(order, key=lambda o: -(quality[o] + rng.gauss(0, 0.35)))
+        ballots.append((f"s{j + 1}", False, order, ballot))
+    if judged and len(answered) > 1:
+        order = shown[len(answered) % len(shown) :] + shown[: len(answered) % len(shown)]
+        ballots.append(("judge1", True, order, sorted(order, key=lambda o: -quality[o])))
+
+    def borda(with_judges: bool) -> tuple[dict[int, float], dict[int, int]]:
+        total: Counter[int] = Counter()
+        count: Counter[int] = Counter()
+        for _r, judge, _o, ballot in ballots:
+            if (judge and not with_judges) or len(ballot) < 2:
+                continue
+            for pos, o in enumerate(ballot):
+                total[o] += (len(ballot) - 1 - pos) / (len(ballot) - 1)
+                count[o] += 1
+        return {o: round(total[o] / count[o], 6) for o in count}, dict(count)
+
+    full, votes = borda(True)
+    peer, _ = borda(False)
+    final = sorted(full, key=lambda o: (-full[o], o))
+    for seq, (reviewer, judge, order, ballot) in enumerate(ballots):
+        common = {"session_id": sid, "reviewer": reviewer, "tier": tier, "judge": judge}
+        rows["reviews"].append(
+            {**common, "seq": seq, "requested_model": None, "resolved_model": None,
+             "status": "ok", "abstained": False, "parse": "json",
+             "shown_first": f"s{order[0] + 1}", "top_choice": f"s{ballot[0] + 1}",
+             "candidates": len(order), "order_json": json.dumps([f"s{o + 1}" for o in order]),
+             "ranking_json": json.dumps([f"s{o + 1}" for o in ballot])}
+        )  # fmt: skip
+        rows["review_ranks"] += [
+            {**common, "position": pos, "seat_id": f"s{o + 1}"} for pos, o in enumerate(ballot)
+        ]
+    return (
+        [full.get(j) for j in range(seats)],
+        [peer.get(j) for j in range(seats)],
+        [votes.get(j, 0) for j in range(seats)],
+        session_agreement(
+            ([f"s{o + 1}" for o in ballot] for *_, ballot in ballots),
+            [f"s{o + 1}" for o in final],
+        ),
+    )
+
+
 def time_cli(db: Path) -> float:
     """Wall time of ``llm-council report --format json`` in a fresh interpreter."""
     env = {**os.environ, "LLM_COUNCIL_AUDITION_URL": f"sqlite:///{db}"}
@@ -255,7 +335,8 @@ def main() -> int:
     )
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, help="reuse (or create) this SQLite file")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="in-process runs (median shown)")
+    parser.add_argument("--cli-repeat", type=int, default=3, help="CLI runs (median shown)")
     args = parser.parse_args()
     db = args.db or Path(tempfile.mkdtemp(prefix="llm-council-bench-")) / "audition.db"
     store = AuditionStore(f"sqlite:///{db}")
@@ -272,13 +353,14 @@ def main() -> int:
         text = json.dumps(report.model_dump(mode="json"))
         timings.append(time.perf_counter() - t0)
     store.close()
-    cli = time_cli(db)
+    cli = statistics.median(time_cli(db) for _ in range(args.cli_repeat))
     print(
         f"report over {counts['calls']:,} calls / {counts['sessions']:,} sessions "
         f"({counts['seats']:,} seats, {counts['flags']:,} flags, "
-        f"{counts.get('router_candidates', 0):,} router candidates): in-process median "
-        f"{statistics.median(timings):.2f}s, best {min(timings):.2f}s; CLI in a fresh process "
-        f"{cli:.2f}s ({len(text):,} bytes of JSON; target < 2 s)"
+        f"{counts.get('router_candidates', 0):,} router candidates, {counts.get('reviews', 0):,} "
+        f"reviews, {counts.get('review_ranks', 0):,} review ranks): in-process median "
+        f"{statistics.median(timings):.2f}s, best {min(timings):.2f}s of {len(timings)}; CLI in a "
+        f"fresh process median {cli:.2f}s of {args.cli_repeat} ({len(text):,} bytes of JSON; target < 2 s)"
     )
     return 0
 

@@ -122,6 +122,9 @@ def check_command(
         ),
     ] = True,
     as_json: JsonOpt = False,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Print only the estimated cost of a session per tier.")
+    ] = False,
 ) -> None:
     """Validate config and registry; predict each pool's Pareto seat before you pay for it.
 
@@ -133,6 +136,11 @@ def check_command(
 
     since_at = since_or_exit(since)
     cfg, registry = load_all(config)
+    if cost:  # an estimate from registry prices, labelled so (llm_council.council.estimate)
+        from llm_council.batch_cli import show_cost_estimates
+
+        show_cost_estimates(cfg, registry, as_json)
+        return
     observed, notes = observe_store(cfg, registry, since_at) if store else (None, [])
     result = run_check(cfg, registry, observed, notes)
     if as_json:

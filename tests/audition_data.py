@@ -285,8 +285,8 @@ def _call(
 
 def write_v1_store(url: str, results: list[SessionResult]) -> None:
     """A store exactly as llm-council wrote it at schema version 1: ``calls`` without
-    ``provider``/``router_json``, ``seats`` without ``borda_peers``, no ``router_*`` or
-    ``review*`` tables, version row 1.
+    ``provider``/``router_json``, ``seats`` without ``borda_peers``, ``sessions`` without
+    the stage 2 figures, no ``router_*`` or ``review*`` tables, version row 1.
     """
     from sqlalchemy import Index, MetaData, Table, UniqueConstraint, create_engine, insert
 
@@ -294,7 +294,7 @@ def write_v1_store(url: str, results: list[SessionResult]) -> None:
     from llm_council.audition.rows import session_rows
 
     v1 = MetaData()
-    tables = {t.name: t.to_metadata(v1) for t in (schema.schema_version, schema.sessions)}
+    tables = {schema.schema_version.name: schema.schema_version.to_metadata(v1)}
     tables["flags"] = schema.flags.to_metadata(v1)
     for name, added in V2_COLUMNS.items():
         table = getattr(schema, name)
@@ -307,7 +307,11 @@ def write_v1_store(url: str, results: list[SessionResult]) -> None:
                 for k in table.constraints
                 if isinstance(k, UniqueConstraint)
             ),
-            *(Index(i.name, *i.columns.keys()) for i in table.indexes),
+            *(
+                Index(i.name, *i.columns.keys())
+                for i in table.indexes
+                if not set(added) & set(i.columns.keys())
+            ),
         )
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -324,4 +328,8 @@ def write_v1_store(url: str, results: list[SessionResult]) -> None:
 
 
 # What schema version 2 added to version 1's tables (new tables aside).
-V2_COLUMNS = {"calls": ("provider", "router_json"), "seats": ("borda_peers",)}
+V2_COLUMNS = {
+    "calls": ("provider", "router_json"),
+    "seats": ("borda_peers", "tier", "day"),
+    "sessions": ("kendall_w", "kendall_w_chance", "paired_diff"),
+}

@@ -167,6 +167,20 @@ def test_missing_empty_and_broken_stores_are_notes_not_failures(tmp_path):
         assert result.findings == [] and result.notes == [note]
 
 
+def test_a_read_only_store_behind_version_2_observes_nothing_without_failing(tmp_path):
+    """A version 1 store has no router tables; read-only, it cannot be upgraded: the check
+    says it holds no router metadata instead of failing on a missing table."""
+    from tests.audition_data import write_v1_store
+
+    path = tmp_path / "old.db"
+    write_v1_store(f"sqlite:///{path}", [make_session(1)])
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    observed = observe_shortlist(AuditionStore(url), REGISTRY)
+    assert observed.bands == [] and observed.calls == 0
+    _, notes = observe_store(make_config(audition={"url": url}), REGISTRY)
+    assert "holds no Pareto call with router metadata" in notes[0]
+
+
 def test_an_unreachable_postgres_is_a_note():
     """Nothing listens on port 1: the connection is refused at once (psycopg is a dev dep)."""
     config = make_config(audition={"url": "postgresql+psycopg://u:secretpw@127.0.0.1:1/x"})

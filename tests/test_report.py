@@ -337,7 +337,13 @@ def test_overall_merges_tiers_and_a_tier_without_pareto_is_clean(store):
     assert q.diversity.model_dump() == {"distinct_models_per_session": 2.0, "provider_entropy": 1.0}
     assert report.window.sessions == 6
     assert report.window.since == at(20, 10) and report.window.until == at(22, 9)
-    assert report.recommendations == []  # 5 sessions are too few to advise on
+    # Advice follows evidence, not counts: B's review billed above its band is a billed fact
+    # (advised whatever the count); no rate or difference clears its 95% test on 5 sessions.
+    assert report.recommendations == [
+        "balanced: 1 of 7 Pareto calls were billed above the tier's expected price band; run "
+        "`llm-council registry sync` and `llm-council check` to see whether prices or the "
+        "shortlist moved"
+    ]
 
 
 def test_json_has_exactly_the_contract_keys(store):
@@ -347,15 +353,23 @@ def test_json_has_exactly_the_contract_keys(store):
     tier_keys = {
         "sessions", "seats", "pareto_seats", "pareto_calls", "resolved_models", "duplicate_rate",
         "duplicated_seats", "diversity", "peer_review", "cost", "by_day", "observed_shortlist",
-        "fallbacks",
+        "fallbacks", "agreement", "paired",
+        "position_bias",  # the one addition to DESIGN's tier keys
     }  # fmt: skip
     for t in (*payload["tiers"].values(), payload["overall"]):
         assert set(t) == tier_keys
         assert set(t["duplicate_rate"]) == {"any", "exact", "family", "drift"}
         assert set(t["diversity"]) == {"distinct_models_per_session", "provider_entropy"}
+        # DESIGN's pareto / named, plus Borda from the seats' own reviews.
+        assert set(t["peer_review"]) == {"pareto", "named", "without_judges"}
+        assert set(t["peer_review"]["without_judges"]) == {"pareto", "named", "judged_sessions"}
         for group in ("pareto", "named"):
             assert set(t["peer_review"][group]) == {"mean_borda", "ci95", "first_place_rate", "n"}
+            assert set(t["peer_review"]["without_judges"][group]) == {"mean_borda", "ci95", "n"}
             assert set(t["cost"][group]) == {"mean_usd", "total_usd"}
+        assert set(t["agreement"]) == {"kendall_w", "sessions"}
+        assert set(t["paired"]) == {"sessions", "mean_diff", "ci95", "wins", "losses", "ties"}
+        assert set(t["position_bias"]) == {"reviews", "first_choice_rate", "chance_rate"}
         assert set(t["cost"]) == {"pareto", "named", "above_band_calls"}
         assert set(t["fallbacks"]) == {"calls", "share", "failed_models"}
         for entry in t["observed_shortlist"]:
@@ -437,24 +451,53 @@ def _copies(result: SessionResult, count: int) -> list[SessionResult]:
     return [result.model_copy(update={"session_id": f"{result.session_id}-{i:03d}"}) for i in range(count)]  # fmt: skip
 
 
-def test_recommendations_need_enough_sessions(tmp_path):
+def _advice(tmp_path, name, sessions, about):
+    store = make_store(tmp_path / f"{name}.db", sessions)
+    return [line for line in build_report(store, REGISTRY).recommendations if about in line]
+
+
+def test_a_duplicate_is_advised_on_evidence_not_on_a_session_count(tmp_path):
+    """The rule: Wilson 95% lower bound of a named model's duplicate rate above 25%,
+    whatever the number of sessions. A duplicates named Mini exactly; F does not."""
+    a, f = fixed_sessions()[0], fixed_sessions()[5]
+    # 4 of 6: p .667, Wilson centre (.6667 + .3201) / 1.6403 = .6016, half
+    # 1.96 * sqrt(.6667 * .3333 / 6 + 3.8415 / 144) / 1.6403 = .3016 -> [.3000, .9032] > .25.
+    assert _advice(tmp_path, "four", _copies(a, 4) + _copies(f, 2), "duplicated") == [
+        "balanced: the Pareto seat duplicated openai/gpt-5.4-mini in 4 of 6 sessions (67%, "
+        "95% CI 30%–90%); drop that named seat or move the Pareto seat to another tier"
+    ]
+    # 1 of 6: Wilson [.0301, .5635]; 5 of 40: p .125, centre .1578, half .1032 -> lower .0546.
+    assert _advice(tmp_path, "one", _copies(a, 1) + _copies(f, 5), "duplicated") == []
+    assert _advice(tmp_path, "five", _copies(a, 5) + _copies(f, 35), "duplicated") == []
+    assert wilson_ci95(4, 6) == (0.3, 0.9032) and wilson_ci95(1, 6)[0] == 0.0301
+    assert wilson_ci95(5, 40)[0] == 0.0546
+
+
+def test_drift_paired_and_price_advice_name_their_numbers(tmp_path):
     a, b, c = fixed_sessions()[:3]
-    few = make_store(tmp_path / "few.db", _copies(a, 19))
-    assert build_report(few, REGISTRY).recommendations == []
-    many = make_store(tmp_path / "many.db", _copies(a, 25))
-    advice = build_report(many, REGISTRY).recommendations
-    assert advice[0] == (
-        "balanced: the Pareto seat duplicated openai/gpt-5.4-mini in 100% of 25 sessions; "
-        "drop that named seat or move the Pareto seat to another tier"
-    )
-    # Pareto Borda always 0 (CI [0, 0]) vs named .5/1 (mean .75): clearly below.
-    assert any(line.startswith("balanced: peers rank the Pareto seat below") for line in advice)
-    drifting = make_store(tmp_path / "drift.db", _copies(c, 10) + _copies(b, 12))
-    advice = build_report(drifting, REGISTRY).recommendations
     # drift 10 of 22: Wilson lower bound .2692 >= .10 (centre .4613, half .1921);
     # 12 above-band reviews among 10 * 2 + 12 * 2 = 44 Pareto calls.
-    assert any("for its review than for its answer in 45% of 22 sessions" in a for a in advice)
+    advice = build_report(
+        make_store(tmp_path / "drift.db", _copies(c, 10) + _copies(b, 12)), REGISTRY
+    ).recommendations
+    assert any(
+        "for its review than for its answer in 10 of 22 sessions (45%, 95% CI 27%–65%)" in line
+        for line in advice
+    )
     assert any(a.startswith("balanced: 12 of 44 Pareto calls were billed above") for a in advice)
+    # Three sessions of A: the Pareto seat is ranked last each time (0 against the named .5
+    # and 1, d = -.75 in every session), so every bootstrap resample's mean is -.75: the
+    # interval [-.75, -.75] excludes zero after three sessions, where 20 were once required.
+    paired = _advice(tmp_path, "paired", _copies(a, 3), "peers rank")
+    assert paired == [
+        "balanced: peers rank the Pareto seat below the named seats of the same sessions (mean "
+        "Borda difference -0.75 (95% CI -0.75 to -0.75) over 3 sessions, 0 won, 3 lost, 0 "
+        "tied); raise its min_coding_score or replace it with a named model"
+    ]
+    # B and F: the Pareto seat first (1 vs .0 and .5: d = +.75) in all 4 sessions.
+    above = _advice(tmp_path, "above", _copies(b, 2) + _copies(fixed_sessions()[5], 2), "peers")
+    assert len(above) == 1 and "above the named seats" in above[0]
+    assert "+0.75 (95% CI +0.75 to +0.75) over 4 sessions, 4 won" in above[0]
 
 
 def test_report_cli_formats(store, tmp_path, monkeypatch):

@@ -22,6 +22,9 @@ CHARTS = {
     "chart-share-quick": "share",
     "chart-duplicates": "duplicates",
     "chart-borda": "borda",
+    "chart-paired": "paired",
+    "chart-agreement": "agreement",
+    "chart-position": "position",
     "chart-shortlist-balanced": "shortlist",
     "chart-shortlist-quick": "shortlist",
     "chart-shortlist-overall": "shortlist",
@@ -212,7 +215,9 @@ def test_fallbacks_are_stated_with_their_denominator(report):
 def test_empty_report_still_has_its_charts_and_says_so(tmp_path):
     report = build_report(AuditionStore(f"sqlite:///{tmp_path / 'e.db'}"), REGISTRY)
     page = parse(render_html(report))
-    assert {c.kind for c in page.charts.values()} == {"share", "duplicates", "borda", "shortlist"}
+    assert {c.kind for c in page.charts.values()} == {
+        "share", "duplicates", "borda", "paired", "agreement", "position", "shortlist"
+    }  # fmt: skip
     assert page.external == []
     assert any("no sessions yet" in t for t in page.charts["chart-duplicates"].texts)
     assert any("no data: 0 Pareto calls" in t for t in page.charts["chart-shortlist-overall"].texts)

@@ -598,5 +598,6 @@ def test_unpaired_surrogates_are_stored_and_read_back_exactly(store):
     (summary,) = store.list_sessions()
     assert summary.prompt == "why x\ufffdy\ufffdz"
     with store.engine().connect() as conn:
-        (model,) = conn.execute(select(schema.router_candidates.c.model)).scalars().all()[:1]
+        rc = schema.router_candidates
+        (model,) = conn.execute(select(rc.c.model).order_by(rc.c.id)).scalars().all()[:1]
     assert model == "x\ufffdy\ufffdz"

@@ -255,6 +255,14 @@ def test_rank_sums_for_kendalls_w_in_sql(store):
 
     assert kendall_w(sums[agree.session_id], 3) == pytest.approx(1.0)
     assert kendall_w(sums[disagree.session_id], 3) == pytest.approx(0.0)
+    # The per-session W the store keeps for reports (report_stats.session_agreement) is the
+    # same Kendall's W when every reviewer ranks every answer; chance is 1/m.
+    s = schema.sessions
+    with store.engine().connect() as conn:
+        kept = dict(conn.execute(select(s.c.session_id, s.c.kendall_w)).all())
+        chance = set(conn.execute(select(s.c.kendall_w_chance)).scalars())
+    assert kept == {agree.session_id: 1.0, disagree.session_id: 0.0}
+    assert chance == {0.333333}
 
 
 def test_paired_pareto_vs_named_in_sql(store):

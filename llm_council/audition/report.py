@@ -1,21 +1,25 @@
 """Duplicate, diversity, peer-review and cost reports over the audition store (ADR-043 phase 2).
 
-Five grouped queries return per-tier sufficient statistics (counts, sums, sums of squares);
-the overall column merges them in Python, so no query runs twice and nothing loops over
-calls. Definitions:
+Grouped queries return per-tier sufficient statistics (counts, sums, sums of squares, the
+paired differences with their counts); the overall column merges them in Python, so no
+query runs twice and nothing loops over calls. Each reads a covering index where the table
+is large (ADR-004). Definitions:
 
 - duplicate_rate.<kind>: share of the sessions *that had a Pareto seat* in which at least one
   Pareto seat carried a flag of that kind (a tier without Pareto seats reports 0.0).
 - duplicated_seats: the named seats' models a Pareto seat was an exact or family duplicate of,
   counted once per session, as a share of the same sessions.
 - peer review: mean Borda with a Student t 95% interval (from the sums; none when n < 2) and
-  the first-place rate of Pareto vs named seats that received a Borda score.
+  the first-place rate of Pareto vs named seats that received a Borda score; the same means
+  from the seats' own reviews alone (``without_judges``, ``seats.borda_peers``).
 - cost: Pareto vs named *seat* calls (the chairman's call is neither); above_band_calls are
   Pareto calls billed above their band's ceiling, the priciest band member's rates for the
   call's own tokens (band from the call's min_coding_score via ``pareto.band_for_score``).
 - observed_shortlist / fallbacks: what the router itself reported on Pareto calls; see
   ``report_router`` for the exact definitions (``fallbacks.share`` is over the Pareto calls
   that carried router metadata; an empty window gives ``[]`` and zeros, never null).
+- paired, agreement, position_bias: stage 2 figures, defined in ``report_reviews``.
+- recommendations: ``report_advice`` (each appears when its statistic clears its 95% test).
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, null, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from llm_council.audition import schema
+from llm_council.audition.report_advice import recommendations
 from llm_council.audition.report_models import (
+    BordaGroup,
     Cost,
     CostGroup,
     DayModels,
@@ -42,16 +48,15 @@ from llm_council.audition.report_models import (
     Report,
     TierReport,
     Window,
+    WithoutJudges,
 )
+from llm_council.audition.report_reviews import ReviewAcc, collect_reviews_by_tier
 from llm_council.audition.report_router import RouterAcc, collect_by_tier
 from llm_council.audition.report_stats import mean_ci95, ratio, share, wilson_ci95
 from llm_council.audition.store import AuditionStore, AuditionStoreError
 from llm_council.pareto import band_for_score
 from llm_council.registry import BANDS, Band, Registry
 
-MIN_SESSIONS_FOR_ADVICE = 20  # sessions with a Pareto seat in the tier
-DUPLICATE_ADVICE_SHARE = 0.25
-DRIFT_ADVICE_LOWER_BOUND = 0.10  # Wilson lower bound: drift is frequent beyond doubt
 ABOVE_BAND_TOLERANCE = 1.01  # 1%: rounding in billed costs is not a band breach
 FLAG_KINDS = ("any", "exact", "family", "drift")
 
@@ -67,6 +72,9 @@ class _Group:
     calls: int = 0
     costed: int = 0  # calls with a known cost
     cost: float = 0.0
+    peers_n: int = 0  # seats with a Borda score from seat reviewers (judges left out)
+    peers_total: float = 0.0
+    peers_total_sq: float = 0.0
 
     def add(self, other: _Group) -> None:
         for f in fields(self):
@@ -91,6 +99,7 @@ class _Acc:
     named: _Group = field(default_factory=_Group)
     above_band: int = 0
     router: RouterAcc = field(default_factory=RouterAcc)
+    reviews: ReviewAcc = field(default_factory=ReviewAcc)
     first: datetime | None = None
     last: datetime | None = None
 
@@ -110,6 +119,7 @@ class _Acc:
         self.pareto.add(other.pareto)
         self.named.add(other.named)
         self.router.merge(other.router)
+        self.reviews.merge(other.reviews)
         self.first = min((t for t in (self.first, other.first) if t), default=None)
         self.last = max((t for t in (self.last, other.last) if t), default=None)
 
@@ -129,8 +139,9 @@ def build_report(
     """
     since = _utc(since)
     try:
+        have = _Present.of(store)
         with store.engine().connect() as conn:
-            accs = _collect(conn, registry, since, last, tier)
+            accs = _collect(conn, registry, since, last, tier, have)
     except SQLAlchemyError as exc:
         raise AuditionStoreError(f"cannot read {store.url_for_humans}: {exc}") from None
     overall = _Acc()
@@ -145,8 +156,35 @@ def build_report(
     )
 
 
+@dataclass(frozen=True)
+class _Present:
+    """What a store behind this llm-council's schema lacks (a read-only one stays behind):
+    the figures built on it are then empty rather than the report failing."""
+
+    router: bool  # router_candidates / router_attempts, calls.router_json
+    reviews: bool  # the reviews table
+    borda_peers: bool
+    seats_tier: bool  # seats.tier and seats.day
+    per_session: bool  # sessions.kendall_w, kendall_w_chance, paired_diff
+
+    @classmethod
+    def of(cls, store: AuditionStore) -> _Present:
+        return cls(
+            router=store.has_table("router_candidates"),
+            reviews=store.has_table("reviews"),
+            borda_peers=store.has_column("seats", "borda_peers"),
+            seats_tier=store.has_column("seats", "tier"),
+            per_session=store.has_column("sessions", "paired_diff"),
+        )
+
+
 def _collect(
-    conn: Any, registry: Registry, since: datetime | None, last: int | None, tier: str | None
+    conn: Any,
+    registry: Registry,
+    since: datetime | None,
+    last: int | None,
+    tier: str | None,
+    have: _Present,
 ) -> dict[str, _Acc]:
     s, st, fl, ca = schema.sessions, schema.seats, schema.flags, schema.calls
     conds: list[Any] = []
@@ -189,56 +227,66 @@ def _collect(
         a.flagged.update({k: int(v or 0) for k, v in zip(FLAG_KINDS, row[5:9], strict=True)})
         a.first, a.last = _utc(row[9]), _utc(row[10])
 
-    # 2. Seats: counts and Borda sums of Pareto vs named seats.
-    by_session = st.join(s, st.c.session_id == s.c.session_id)
-    for t, is_pareto, n, voted, total, total_sq, firsts in conn.execute(
+    # 2. Seats: counts and Borda sums of Pareto vs named seats, with and without judges.
+    # Seats carry their session's tier and day (v2); a store behind takes them from sessions.
+    seats_from: Any = st
+    tier, day = (st.c.tier, st.c.day) if have.seats_tier else (s.c.tier, s.c.day)
+    if conds or not have.seats_tier:
+        seats_from = st.join(s, st.c.session_id == s.c.session_id)
+    peers: Any = st.c.borda_peers if have.borda_peers else null()
+    for t, is_pareto, n, voted, total, total_sq, firsts, p_n, p_total, p_sq in conn.execute(
         select(
-            s.c.tier,
+            tier,
             st.c.is_pareto,
             func.count(),
             func.count(st.c.borda),
             func.sum(st.c.borda),
             func.sum(st.c.borda * st.c.borda),
             count_if(and_(st.c.is_first, st.c.borda.is_not(None))),
+            func.count(peers),
+            func.sum(peers),
+            func.sum(peers * peers),
         )
-        .select_from(by_session)
+        .select_from(seats_from)
         .where(*conds)
-        .group_by(s.c.tier, st.c.is_pareto)
+        .group_by(tier, st.c.is_pareto)
     ):
         a = acc(t)
         a.seats += int(n)
         a.pareto_seats += int(n) if is_pareto else 0
         g = a.group(is_pareto)
         g.n, g.total, g.total_sq, g.firsts = int(voted), float(total or 0), float(total_sq or 0), int(firsts or 0)  # fmt: skip
+        g.peers_n, g.peers_total, g.peers_total_sq = int(p_n), float(p_total or 0), float(p_sq or 0)  # fmt: skip
 
     # 3. What the Pareto seats resolved to, per day.
-    for t, day, model, n in conn.execute(
-        select(s.c.tier, s.c.day, st.c.resolved_model, func.count())
-        .select_from(by_session)
+    for t, d, model, n in conn.execute(
+        select(tier, day, st.c.resolved_model, func.count())
+        .select_from(seats_from)
         .where(*conds, st.c.is_pareto, st.c.resolved_model.is_not(None))
-        .group_by(s.c.tier, s.c.day, st.c.resolved_model)
+        .group_by(tier, day, st.c.resolved_model)
     ):
         a = acc(t)
         a.models[model] += int(n)
-        a.days.setdefault(day, Counter())[model] += int(n)
+        a.days.setdefault(d, Counter())[model] += int(n)
 
     # 4. Which named seats the Pareto seats duplicated (once per session and named model).
     other = st.alias("other")
-    dup_join = (
-        fl.join(st, and_(st.c.session_id == fl.c.session_id, st.c.seat_id == fl.c.seat_id))
-        .join(other, and_(other.c.session_id == fl.c.session_id, other.c.seat_id == fl.c.with_seat))
-        .join(s, s.c.session_id == fl.c.session_id)
-    )
+    dup_join = fl.join(
+        st, and_(st.c.session_id == fl.c.session_id, st.c.seat_id == fl.c.seat_id)
+    ).join(other, and_(other.c.session_id == fl.c.session_id, other.c.seat_id == fl.c.with_seat))
+    if conds or not have.seats_tier:
+        dup_join = dup_join.join(s, s.c.session_id == fl.c.session_id)
     for t, model, n in conn.execute(
-        select(s.c.tier, other.c.requested_model, func.count(func.distinct(fl.c.session_id)))
+        select(tier, other.c.requested_model, func.count(func.distinct(fl.c.session_id)))
         .select_from(dup_join)
         .where(*conds, st.c.is_pareto, ~other.c.is_pareto, fl.c.kind.in_(("exact", "family")))
-        .group_by(s.c.tier, other.c.requested_model)
+        .group_by(tier, other.c.requested_model)
     ):
         acc(t).dup_models[model] += int(n)
 
     # 5. Calls: cost of Pareto vs named seat calls, and Pareto calls above each band's ceiling
-    # (grouped by score, so the band comes from pareto.band_for_score, not a copy in SQL).
+    # (grouped by score, so the band comes from pareto.band_for_score, not a copy in SQL;
+    # every column is in ix_calls_report, so SQLite never reads the call rows themselves).
     seat_calls = ca.c.stage != "chairman"
     calls_from: Any = ca
     if conds:  # the window lives on sessions; unfiltered reports skip the join
@@ -246,7 +294,7 @@ def _collect(
     over = [
         count_if(and_(ca.c.is_pareto, ca.c.cost_usd > _ceiling(registry, band))) for band in BANDS
     ]
-    for t, is_pareto, score, n, costed, total, with_metadata, *above in conn.execute(
+    for t, is_pareto, score, n, costed, total, *above in conn.execute(
         select(
             ca.c.tier,
             ca.c.is_pareto,
@@ -254,7 +302,6 @@ def _collect(
             func.count(),
             func.count(ca.c.cost_usd),
             func.sum(ca.c.cost_usd),
-            func.count(ca.c.router_json),
             *over,
         )
         .select_from(calls_from)
@@ -268,11 +315,16 @@ def _collect(
         g.cost += float(total or 0)
         if is_pareto:
             a.above_band += int(above[BANDS.index(band_for_score(registry, score))] or 0)
-            a.router.with_metadata += int(with_metadata)
 
     # 6. What the router itself reported on Pareto calls: its shortlist, failed attempts.
-    for t, router in collect_by_tier(conn, conds).items():
-        acc(t).router.merge(router)
+    if have.router:
+        for t, router in collect_by_tier(conn, conds).items():
+            acc(t).router.merge(router)
+    # 7. Stage 2: paired comparison, agreement, position bias, judged sessions.
+    for t, reviews in collect_reviews_by_tier(
+        conn, conds, per_session=have.per_session, reviews=have.reviews
+    ).items():
+        acc(t).reviews.merge(reviews)
     return accs
 
 
@@ -309,13 +361,24 @@ def _finish(a: _Acc) -> TierReport:
             distinct_models_per_session=share(a.sum_distinct, a.sessions),
             provider_entropy=share(a.sum_entropy, a.sessions),
         ),
-        peer_review=PeerReview(pareto=_peer(a.pareto), named=_peer(a.named)),
+        peer_review=PeerReview(
+            pareto=_peer(a.pareto),
+            named=_peer(a.named),
+            without_judges=WithoutJudges(
+                pareto=_borda(a.pareto.peers_n, a.pareto.peers_total, a.pareto.peers_total_sq),
+                named=_borda(a.named.peers_n, a.named.peers_total, a.named.peers_total_sq),
+                judged_sessions=a.reviews.judged_sessions,
+            ),
+        ),
         cost=Cost(pareto=_cost(a.pareto), named=_cost(a.named), above_band_calls=a.above_band),
         by_day=[
             DayModels(date=d, models=dict(sorted(c.items()))) for d, c in sorted(a.days.items())
         ],
         observed_shortlist=a.router.shortlist(),
         fallbacks=a.router.fallbacks(),
+        agreement=a.reviews.agreement(),
+        paired=a.reviews.paired(),
+        position_bias=a.reviews.position_bias(),
     )
 
 
@@ -336,54 +399,13 @@ def _peer(g: _Group) -> PeerGroup:
     )
 
 
+def _borda(n: int, total: float, total_sq: float) -> BordaGroup:
+    ci = mean_ci95(n, total, total_sq)
+    return BordaGroup(mean_borda=ratio(total, n), ci95=list(ci) if ci else None, n=n)
+
+
 def _cost(g: _Group) -> CostGroup:
     return CostGroup(mean_usd=ratio(g.cost, g.costed, 8), total_usd=round(g.cost, 8))
-
-
-def recommendations(tiers: dict[str, TierReport]) -> list[str]:
-    """Plain-language advice per tier, only where at least MIN_SESSIONS_FOR_ADVICE sessions
-    had a Pareto seat; each line names the tier, the evidence and what to do."""
-    out: list[str] = []
-    for name, t in tiers.items():
-        n = t.pareto_sessions
-        if n < MIN_SESSIONS_FOR_ADVICE:
-            continue
-        if t.duplicated_seats and t.duplicated_seats[0].share >= DUPLICATE_ADVICE_SHARE:
-            top = t.duplicated_seats[0]
-            out.append(
-                f"{name}: the Pareto seat duplicated {top.model} in {top.share:.0%} of {n} "
-                "sessions; drop that named seat or move the Pareto seat to another tier"
-            )
-        drift_ci = wilson_ci95(t.flagged_sessions.get("drift", 0), n)
-        if drift_ci and drift_ci[0] >= DRIFT_ADVICE_LOWER_BOUND:
-            out.append(
-                f"{name}: the Pareto seat resolved to a different model for its review than for "
-                f"its answer in {t.duplicate_rate.drift:.0%} of {n} sessions; its reviews are "
-                "not from the model that answered, so pin a named model if that matters"
-            )
-        p, q = t.peer_review.pareto, t.peer_review.named
-        if p.ci95 and q.ci95 and p.mean_borda is not None and q.mean_borda is not None:
-            versus = (
-                f"mean Borda {p.mean_borda:.2f} [{p.ci95[0]:.2f}, {p.ci95[1]:.2f}] vs "
-                f"{q.mean_borda:.2f} [{q.ci95[0]:.2f}, {q.ci95[1]:.2f}], n={p.n}/{q.n}"
-            )
-            if p.ci95[1] < q.ci95[0]:
-                out.append(
-                    f"{name}: peers rank the Pareto seat below the named seats ({versus}); "
-                    "raise its min_coding_score or replace it with a named model"
-                )
-            elif p.ci95[0] > q.ci95[1]:
-                out.append(
-                    f"{name}: peers rank the Pareto seat above the named seats ({versus}); "
-                    "it earns its seat"
-                )
-        if t.cost.above_band_calls:
-            out.append(
-                f"{name}: {t.cost.above_band_calls} of {t.pareto_calls} Pareto calls were billed "
-                "above the tier's expected price band; run `llm-council registry sync` and "
-                "`llm-council check` to see whether prices or the shortlist moved"
-            )
-    return out
 
 
 def _utc(value: datetime | str | None) -> datetime | None:

@@ -1,31 +1,19 @@
 """Render a Report as one self-contained HTML page: inline CSS and SVG charts, no scripts.
 
-Every text from the store (tier names, model ids, dates) goes through ``_h``: controls and
-bidi overrides shown as visible escapes (they are invalid in HTML, a bidi override would
-reorder a label, and the page may be printed to a terminal), then ``html.escape``.
+Every text from the store (tier names, model ids, dates) goes through ``report_svg.esc``;
+the stage 2 charts (paired comparison, agreement, position bias) are ``report_html_reviews``.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from llm_council.audition.report_html_reviews import stage2_charts
 from llm_council.audition.report_models import Report, TierReport
 from llm_council.audition.report_render import advice_lines, fmt_number, summary_lines, tier_rows
+from llm_council.audition.report_svg import CHAR_PX, PALETTE, esc, slug, svg, y_axis
 from llm_council.textsafe import terminal_text
-
-# Tableau 10 (colour-blind friendly enough, and distinct in print).
-_PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-)  # fmt: skip
-_CHAR_PX = 7  # a generous average glyph width at 11px sans-serif, to size label columns
-
-
-def _h(text: str) -> str:
-    """Store text for the page: controls visible (``\\x1b``), then HTML-escaped."""
-    return html.escape(terminal_text(text))
 
 
 def render_html(report: Report) -> str:
@@ -43,7 +31,7 @@ def render_html(report: Report) -> str:
     ]
     colour = _model_colours(report)
     for name, tier in report.tiers.items():
-        body.append(f"<h3>{_h(name)}</h3>" + _share_over_time(name, tier, colour))
+        body.append(f"<h3>{esc(name)}</h3>" + _share_over_time(name, tier, colour))
     if not report.tiers:
         body.append(_share_over_time("overall", report.overall, colour))
     body += [
@@ -51,19 +39,20 @@ def render_html(report: Report) -> str:
         _duplicate_chart(report),
         "<h2>Peer review: Borda of Pareto vs named seats (95% CI)</h2>",
         _borda_chart(report),
+        *stage2_charts(report),
         "<h2>Router shortlist and fallbacks (what the Pareto router reported)</h2>",
     ]
     for name, tier in tier_rows(report):
-        body.append(f"<h3>{_h(name)}</h3>" + _router_section(name, tier))
+        body.append(f"<h3>{esc(name)}</h3>" + _router_section(name, tier))
     body += [
         "<h2>Figures</h2>",
     ]
     for name, tier in tier_rows(report):
         rows = "".join(
-            f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in summary_lines(name, tier)
+            f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in summary_lines(name, tier)
         )
-        body.append(f"<h3>{_h(name)}</h3><table>{rows}</table>")
-    advice = "".join(f"<li>{_h(r)}</li>" for r in advice_lines(report))
+        body.append(f"<h3>{esc(name)}</h3><table>{rows}</table>")
+    advice = "".join(f"<li>{esc(r)}</li>" for r in advice_lines(report))
     body.append(f"<h2>Recommendations</h2><ul>{advice}</ul>")
     style = (
         "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
@@ -78,26 +67,17 @@ def render_html(report: Report) -> str:
     )
 
 
-def _svg(chart_id: str, kind: str, label: str, width: int, height: int, inner: str) -> str:
-    """An inline chart with a stable ``id`` and ``data-chart`` kind that tests and tools can find."""
-    return (
-        f'<svg id="{chart_id}" data-chart="{kind}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_h(label)}"><title>{_h(label)}</title>{inner}</svg>'
-    )
-
-
 def _share_over_time(name: str, tier: TierReport, colour: dict[str, str]) -> str:
     """Stacked bars, one per day: which concrete models the tier's Pareto seats resolved to."""
     height, left, bottom = 260, 50, 40
     # The legend grows with its longest label (about 7px a character at 11px): never cut.
     longest = max((len(terminal_text(m.model)) + 5 for m in tier.resolved_models[:12]), default=0)
-    legend = max(270, 25 + _CHAR_PX * longest)
+    legend = max(270, 25 + CHAR_PX * longest)
     width = 630 + legend
     days = tier.by_day
     models = [m.model for m in tier.resolved_models]  # most frequent first
-    parts = [f'<text x="{left}" y="16" font-size="13">{_h(name)}</text>']
-    parts.append(_y_axis(left, height, bottom, "100%", right=width - legend - 10))
+    parts = [f'<text x="{left}" y="16" font-size="13">{esc(name)}</text>']
+    parts.append(y_axis(left, height, bottom, "100%", right=width - legend - 10))
     if not days:
         parts.append(
             f'<text x="{left + 10}" y="{height // 2}" font-size="14">no Pareto seat resolved '
@@ -115,13 +95,13 @@ def _share_over_time(name: str, tier: TierReport, colour: dict[str, str]) -> str
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y - h:.1f}" width="{max(1.0, slot - 2):.1f}" '
                     f'height="{h:.1f}" fill="{colour.get(model, "#999")}"><title>'
-                    f"{_h(day.date)} {_h(model)}: {count}</title></rect>"
+                    f"{esc(day.date)} {esc(model)}: {count}</title></rect>"
                 )
                 y -= h
         if len(days) <= 15 or i % max(1, len(days) // 10) == 0:
             parts.append(  # the day comes from the store: escaped like every other label
                 f'<text x="{x:.1f}" y="{height - bottom + 14}" font-size="10">'
-                f"{_h(day.date[5:])}</text>"
+                f"{esc(day.date[5:])}</text>"
             )
     shown = models[:12]
     for j, model in enumerate(shown):
@@ -129,7 +109,7 @@ def _share_over_time(name: str, tier: TierReport, colour: dict[str, str]) -> str
         parts.append(
             f'<rect x="{width - legend}" y="{30 + j * 16}" width="10" height="10" '
             f'fill="{colour.get(model, "#999")}"/><text class="legend" x="{width - legend + 15}" '
-            f'y="{39 + j * 16}" font-size="11">{_h(model)} {share:.0%}</text>'
+            f'y="{39 + j * 16}" font-size="11">{esc(model)} {share:.0%}</text>'
         )
     if len(models) > len(shown):
         parts.append(
@@ -137,13 +117,13 @@ def _share_over_time(name: str, tier: TierReport, colour: dict[str, str]) -> str
             f'font-size="11">+{len(models) - len(shown)} more</text>'
         )
     label = f"{name}: resolved-model share of the Pareto seat per day"
-    return _svg(f"chart-share-{_slug(name)}", "share", label, width, height, "".join(parts))
+    return svg(f"chart-share-{slug(name)}", "share", label, width, height, "".join(parts))
 
 
 def _model_colours(report: Report) -> dict[str, str]:
     """One colour per model across every tier's chart, the most frequent models first."""
     return {
-        m.model: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(report.overall.resolved_models)
+        m.model: PALETTE[i % len(PALETTE)] for i, m in enumerate(report.overall.resolved_models)
     }
 
 
@@ -164,7 +144,7 @@ def _grouped_bars(
     scale = height - bottom - 30
     tiers = list(report.tiers.items())
     parts = [
-        _y_axis(left, height, bottom, top_label),
+        y_axis(left, height, bottom, top_label),
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>',
     ]
     group = (width - left - 20) / max(1, len(tiers))
@@ -175,15 +155,15 @@ def _grouped_bars(
             if bar.value is None:  # no data is not zero: say so instead of drawing nothing
                 parts.append(
                     f'<text x="{x + (slot - 3) / 2:.1f}" y="{height - bottom - 4}" font-size="10" '
-                    f'text-anchor="middle" fill="#777">n/a<title>{_h(bar.tooltip)}</title></text>'
+                    f'text-anchor="middle" fill="#777">n/a<title>{esc(bar.tooltip)}</title></text>'
                 )
                 continue
             h = scale * bar.value
             parts.append(
                 f'<rect x="{x:.1f}" y="{height - bottom - h:.1f}" width="{slot - 3:.1f}" '
-                f'height="{h:.1f}" fill="{_PALETTE[k]}"><title>{_h(bar.tooltip)}</title></rect>'
+                f'height="{h:.1f}" fill="{PALETTE[k]}"><title>{esc(bar.tooltip)}</title></rect>'
                 f'<text x="{x + 3:.1f}" y="{height - bottom - h - 4:.1f}" font-size="10">'
-                f"{_h(bar.text)}</text>"
+                f"{esc(bar.text)}</text>"
             )
             if bar.ci95:
                 lo, hi = (height - bottom - scale * v for v in bar.ci95)
@@ -194,16 +174,16 @@ def _grouped_bars(
                     f'fill="none"><title>95% interval {bar.ci95[0]:.2f}–{bar.ci95[1]:.2f}</title></path>'
                 )
         parts.append(
-            f'<text x="{left + i * group:.1f}" y="{height - bottom + 16}" font-size="12">{_h(name)}</text>'
+            f'<text x="{left + i * group:.1f}" y="{height - bottom + 16}" font-size="12">{esc(name)}</text>'
         )
     for k, name in enumerate(series):
         parts.append(
-            f'<rect x="{left + k * 90}" y="8" width="10" height="10" fill="{_PALETTE[k]}"/>'
-            f'<text class="legend" x="{left + k * 90 + 14}" y="17" font-size="11">{_h(name)}</text>'
+            f'<rect x="{left + k * 90}" y="8" width="10" height="10" fill="{PALETTE[k]}"/>'
+            f'<text class="legend" x="{left + k * 90 + 14}" y="17" font-size="11">{esc(name)}</text>'
         )
     if not tiers:
         parts.append(f'<text x="{left}" y="{height // 2}" font-size="14">no sessions yet</text>')
-    return _svg(chart_id, chart_id.removeprefix("chart-"), label, width, height, "".join(parts))
+    return svg(chart_id, chart_id.removeprefix("chart-"), label, width, height, "".join(parts))
 
 
 def _duplicate_chart(report: Report) -> str:
@@ -255,30 +235,12 @@ def _borda_chart(report: Report) -> str:
     )
 
 
-def _y_axis(left: int, height: int, bottom: int, top_label: str, right: int = 890) -> str:
-    """Gridlines at 0, half and full scale with labels, so bar heights can be read."""
-    top = 30
-    parts = []
-    for frac, label in ((0.0, "0"), (0.5, ""), (1.0, top_label)):
-        y = height - bottom - (height - bottom - top) * frac
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        if label:
-            parts.append(
-                f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{label}</text>'
-            )
-    return "".join(parts)
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name)
-
-
 def _router_section(name: str, tier: TierReport) -> str:
     """The router's shortlist as horizontal bars (listed vs selected), then its fallbacks."""
     rows = tier.observed_shortlist
     calls = tier.fallbacks.with_metadata
     # Wide enough for the longest label at 11px: labels are never cut.
-    left = 20 + _CHAR_PX * max((len(terminal_text(m.model)) for m in rows), default=10)
+    left = 20 + CHAR_PX * max((len(terminal_text(m.model)) for m in rows), default=10)
     bar_width, row, top = 420, 20, 28
     width = left + bar_width + 150
     height = top + row * max(1, len(rows)) + 12
@@ -296,27 +258,25 @@ def _router_section(name: str, tier: TierReport) -> str:
         y = top + i * row
         seen_w = bar_width * m.seen / most if most else 0.0
         sel_w = bar_width * m.selected / most if most else 0.0
-        label = _h(m.model)
-        tip = _h(f"{name} {m.model}: listed on {m.seen}, selected on {m.selected}")
+        label = esc(m.model)
+        tip = esc(f"{name} {m.model}: listed on {m.seen}, selected on {m.selected}")
         parts.append(
             f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{label}</text>'
             f'<rect class="seen" x="{left}" y="{y + 2}" width="{seen_w:.1f}" height="14" '
             f'fill="#a0cbe8"><title>{tip}</title></rect>'
             f'<rect class="selected" x="{left}" y="{y + 2}" width="{sel_w:.1f}" height="14" '
-            f'fill="{_PALETTE[0]}"><title>{tip}</title></rect>'
+            f'fill="{PALETTE[0]}"><title>{tip}</title></rect>'
             f'<text x="{left + seen_w + 6:.1f}" y="{y + 13}" font-size="11">{m.seen} / '
             f"{m.selected}</text>"
         )
     label = f"{name}: models the Pareto router listed and selected"
-    chart = _svg(
-        f"chart-shortlist-{_slug(name)}", "shortlist", label, width, height, "".join(parts)
-    )
+    chart = svg(f"chart-shortlist-{slug(name)}", "shortlist", label, width, height, "".join(parts))
     f = tier.fallbacks
     if not calls:
         fallback = "<p>Fallbacks: no data (0 Pareto calls carried router metadata).</p>"
     else:
         failed = "".join(
-            f"<tr><td>{_h(m.model)}</td><td>{m.count}</td></tr>" for m in f.failed_models
+            f"<tr><td>{esc(m.model)}</td><td>{m.count}</td></tr>" for m in f.failed_models
         )
         fallback = (
             f"<p>Fallbacks: {f.calls} of {calls} Pareto calls with router metadata "

@@ -44,9 +44,69 @@ class PeerGroup(BaseModel):
     first_place_ci95: list[float] | None = Field(default=None, exclude=True)  # Wilson
 
 
+class BordaGroup(BaseModel):
+    mean_borda: float | None
+    ci95: list[float] | None  # Student t interval of mean_borda; None when n < 2
+    n: int  # seats with a Borda score from seat reviewers
+
+
+class WithoutJudges(BaseModel):
+    """Borda from the seats' own reviews only (``seats.borda_peers``): judges left out.
+
+    It differs from ``peer_review.pareto`` / ``named`` only in sessions where a judge
+    reviewed (``judged_sessions``); sessions stored before schema version 2 have none.
+    """
+
+    pareto: BordaGroup
+    named: BordaGroup
+    judged_sessions: int
+
+
 class PeerReview(BaseModel):
     pareto: PeerGroup
     named: PeerGroup
+    without_judges: WithoutJudges  # an addition to the contract's pareto / named
+
+
+class Agreement(BaseModel):
+    """How far the reviewers of a session agreed: Kendall's W per session, averaged.
+
+    Per session W is the spread of the seats' summed ballot scores over the spread they
+    would have had if every reviewer had ranked its seats in the session's final order;
+    with every reviewer ranking every answer that is Kendall's W exactly. 1: all agreed; 0:
+    the ballots cancel out. ``sessions``: sessions with at least two ballots over a shared
+    seat (see ``report_reviews``).
+    """
+
+    kendall_w: float | None
+    sessions: int
+    ci95: list[float] | None = Field(default=None, exclude=True)  # Student t
+    chance_w: float | None = Field(default=None, exclude=True)  # mean W of random ballots
+    # Agreement beyond chance, (W - chance) / (1 - chance) per session: 0 = chance, 1 = full.
+    beyond_chance: float | None = Field(default=None, exclude=True)
+    beyond_chance_ci95: list[float] | None = Field(default=None, exclude=True)
+    beyond_chance_sessions: int = Field(default=0, exclude=True)
+
+
+class Paired(BaseModel):
+    """Within each session, the Pareto seat's Borda minus the named seats' mean Borda."""
+
+    sessions: int  # sessions where both had a Borda score
+    mean_diff: float | None  # positive: the Pareto seat was ranked better
+    ci95: list[float] | None  # percentile bootstrap over sessions (report_stats)
+    wins: int
+    losses: int
+    ties: int
+
+
+class PositionBias(BaseModel):
+    """How often reviewers put the answer shown first on top, against chance."""
+
+    reviews: int  # counted reviews that were shown at least two answers
+    first_choice_rate: float | None
+    chance_rate: float | None  # mean of 1/candidates over the same reviews
+    first_choices: int = Field(default=0, exclude=True)
+    ci95: list[float] | None = Field(default=None, exclude=True)  # Wilson
 
 
 class CostGroup(BaseModel):
@@ -109,6 +169,9 @@ class TierReport(BaseModel):
     by_day: list[DayModels]
     observed_shortlist: list[ShortlistModel]
     fallbacks: Fallbacks
+    agreement: Agreement
+    paired: Paired
+    position_bias: PositionBias  # an addition to the contract's keys
 
 
 class Window(BaseModel):

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from llm_council.audition.report import MIN_SESSIONS_FOR_ADVICE
+from llm_council.audition.report_advice import NO_ADVICE
 from llm_council.audition.report_models import Report, TierReport
 from llm_council.textsafe import one_line, terminal_text
 
@@ -65,6 +65,54 @@ def _fallback_line(t: TierReport) -> str:
     )
 
 
+def _signed_ci(ci: list[float] | None) -> str:
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "—"
+
+
+def _without_judges_line(t: TierReport) -> str:
+    w = t.peer_review.without_judges
+    return (
+        f"{_estimate(w.pareto.mean_borda, w.pareto.ci95, '.2f', w.pareto.n)} vs "
+        f"{_estimate(w.named.mean_borda, w.named.ci95, '.2f', w.named.n)} "
+        f"(judges reviewed {w.judged_sessions} sessions)"
+    )
+
+
+def _paired_line(t: TierReport) -> str:
+    p = t.paired
+    if p.mean_diff is None:
+        return "no data (no session with a Borda score on both sides)"
+    return (
+        f"{p.mean_diff:+.2f} {_signed_ci(p.ci95)} over {p.sessions} sessions · "
+        f"won {p.wins} · lost {p.losses} · tied {p.ties}"
+    )
+
+
+def _agreement_line(t: TierReport) -> str:
+    a = t.agreement
+    if a.kendall_w is None:
+        return "no data (no session with two ballots over a shared answer)"
+    beyond = (
+        f" · beyond chance {a.beyond_chance:+.2f} {_signed_ci(a.beyond_chance_ci95)}"
+        if a.beyond_chance is not None
+        else ""
+    )
+    return (
+        f"Kendall's W {a.kendall_w:.2f} {_ci(a.ci95)} over {a.sessions} sessions · random "
+        f"ballots {fmt_number(a.chance_w)}{beyond}"
+    )
+
+
+def _position_line(t: TierReport) -> str:
+    b = t.position_bias
+    if b.first_choice_rate is None:
+        return "no data (no counted review shown two answers or more)"
+    return (
+        f"shown-first answer on top in {b.first_choice_rate:.0%} {_ci(b.ci95, '.0%')} of "
+        f"{b.reviews} reviews · chance {fmt_number(b.chance_rate, '.0%')}"
+    )
+
+
 def summary_lines(name: str, t: TierReport) -> list[tuple[str, str]]:
     """The report of one tier as (metric, value) lines; table, Markdown and HTML share them."""
     top = ", ".join(f"{m.model} {m.share:.0%}" for m in t.resolved_models[:3]) or "—"
@@ -91,6 +139,10 @@ def summary_lines(name: str, t: TierReport) -> list[tuple[str, str]]:
             f"{_estimate(p.mean_borda, p.ci95, '.2f', p.n)} vs "
             f"{_estimate(n.mean_borda, n.ci95, '.2f', n.n)}",
         ),
+        ("Borda without judges", _without_judges_line(t)),
+        ("paired Borda Pareto − named", _paired_line(t)),
+        ("reviewer agreement", _agreement_line(t)),
+        ("position bias", _position_line(t)),
         (
             "first place Pareto vs named",
             f"{_estimate(p.first_place_rate, p.first_place_ci95, '.0%', p.n)} vs "
@@ -130,9 +182,7 @@ def render_table(console: Console, report: Report) -> None:
 
 
 def advice_lines(report: Report) -> list[str]:
-    return report.recommendations or [
-        f"none yet (advice needs >= {MIN_SESSIONS_FOR_ADVICE} sessions with a Pareto seat in a tier)"
-    ]
+    return report.recommendations or [NO_ADVICE]
 
 
 def render_markdown(report: Report) -> str:

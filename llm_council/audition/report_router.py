@@ -11,7 +11,8 @@ Two views over the store's ``router_candidates`` / ``router_attempts`` tables (s
 Definitions (both views):
 
 - A *Pareto call* is a call to ``openrouter/pareto-code[:variant]`` by a seat (answer,
-  review, reroute or judge stage; never the chairman), like ``pareto_calls`` in the report.
+  review, reroute or judge stage; never the chairman), like ``pareto_calls`` in the report;
+  the router tables mark them ``is_pareto`` (``rows.is_pareto_seat_call``).
 - ``seen``: Pareto calls whose ``endpoints.available`` listed the model, counted once per
   call even when several providers of the model were listed; ``selected``: of those, the
   calls in which one of its endpoints was marked selected.
@@ -82,56 +83,57 @@ class RouterAcc:
         )
 
 
-def _pareto_seat_call(ca: Any) -> Any:
-    return and_(ca.c.is_pareto, ca.c.stage != "chairman")
-
-
 def collect_by_tier(conn: Any, conds: list[Any]) -> dict[str, RouterAcc]:
-    """Candidates and failed attempts of Pareto calls per tier, within the sessions that
-    ``conds`` (conditions on ``schema.sessions``) select. ``with_metadata`` is left to the
-    caller's calls query, which already groups Pareto calls by tier."""
-    ca, s = schema.calls, schema.sessions
+    """Candidates, failed attempts and calls with router metadata of Pareto seat calls per
+    tier, within the sessions that ``conds`` (conditions on ``schema.sessions``) select.
+
+    ``router_candidates`` / ``router_attempts`` carry the call's tier and whether it was a
+    Pareto seat call, and hold one candidate row per (call, model): the shortlist needs no
+    join with ``calls`` and no DISTINCT, and reads one covering index (ADR-004).
+    """
+    s, ca = schema.sessions, schema.calls
+    rc, ra = schema.router_candidates, schema.router_attempts
     accs: dict[str, RouterAcc] = {}
 
-    def joined(table: Any) -> Any:
-        on = and_(ca.c.session_id == table.c.session_id, ca.c.seq == table.c.call_seq)
-        base = table.join(ca, on)
-        return base.join(s, s.c.session_id == ca.c.session_id) if conds else base
+    def acc(tier: str) -> RouterAcc:
+        return accs.setdefault(tier, RouterAcc())
 
-    rc, ra = schema.router_candidates, schema.router_attempts
-    # count(DISTINCT calls.id): a model listed by two providers in one call counts once.
+    def within(table: Any) -> Any:
+        return table.join(s, s.c.session_id == table.c.session_id) if conds else table
+
     for tier, model, seen, selected in conn.execute(
-        select(
-            ca.c.tier,
-            rc.c.model,
-            func.count(func.distinct(ca.c.id)),
-            func.count(func.distinct(case((rc.c.selected, ca.c.id), else_=None))),
-        )
-        .select_from(joined(rc))
-        .where(*conds, _pareto_seat_call(ca))
-        .group_by(ca.c.tier, rc.c.model)
+        select(rc.c.tier, rc.c.model, func.count(), func.sum(case((rc.c.selected, 1), else_=0)))
+        .select_from(within(rc))
+        .where(*conds, rc.c.is_pareto)
+        .group_by(rc.c.tier, rc.c.model)
     ):
-        acc = accs.setdefault(tier, RouterAcc())
-        acc.seen[model] += int(seen)
-        acc.selected[model] += int(selected or 0)
-    # Grouped by the attempts table's own tier (the call's tier, copied at write time), so
-    # SQLite scans the attempts and probes calls only for failed ones: 10x faster at 1M calls
-    # than walking every Pareto call in tier order.
-    failed = and_(*conds, _pareto_seat_call(ca), ra.c.status >= FAILED_STATUS)
-    for tier, calls in conn.execute(
-        select(ra.c.tier, func.count(func.distinct(ca.c.id)))
-        .select_from(joined(ra))
-        .where(failed)
-        .group_by(ra.c.tier)
+        acc(tier).seen[model] += int(seen)
+        acc(tier).selected[model] += int(selected or 0)
+    # A call fails over at most a few times: the DISTINCT runs over failed attempts only.
+    failed = (
+        select(ra.c.tier, ra.c.model, ra.c.session_id, ra.c.call_seq)
+        .select_from(within(ra))
+        .where(*conds, ra.c.is_pareto, ra.c.status >= FAILED_STATUS)
+        .distinct()
+        .subquery("failed")
+    )
+    calls = select(failed.c.tier, failed.c.session_id, failed.c.call_seq).distinct().subquery()
+    for tier, n in conn.execute(select(calls.c.tier, func.count()).group_by(calls.c.tier)):
+        acc(tier).fallback_calls += int(n)
+    for tier, model, n in conn.execute(
+        select(failed.c.tier, failed.c.model, func.count())
+        .where(failed.c.model.is_not(None))
+        .group_by(failed.c.tier, failed.c.model)
     ):
-        accs.setdefault(tier, RouterAcc()).fallback_calls += int(calls)
-    for tier, model, calls in conn.execute(
-        select(ra.c.tier, ra.c.model, func.count(func.distinct(ca.c.id)))
-        .select_from(joined(ra))
-        .where(failed, ra.c.model.is_not(None))
-        .group_by(ra.c.tier, ra.c.model)
+        acc(tier).failed[model] += int(n)
+    # The denominator of fallbacks.share, from the partial index ix_calls_router.
+    for tier, n in conn.execute(
+        select(ca.c.tier, func.count())
+        .select_from(within(ca))
+        .where(*conds, ca.c.router_json.is_not(None), ca.c.is_pareto, ca.c.stage != "chairman")
+        .group_by(ca.c.tier)
     ):
-        accs.setdefault(tier, RouterAcc()).failed[model] += int(calls)
+        acc(tier).with_metadata += int(n)
     return accs
 
 
@@ -180,11 +182,13 @@ def observe_shortlist(
     Raises AuditionStoreError when the store cannot be read.
     """
     ca, rc = schema.calls, schema.router_candidates
-    conds = [_pareto_seat_call(ca)]
+    conds = [rc.c.is_pareto]
     if since is not None:
         conds.append(ca.c.started_at >= since)
     on = and_(ca.c.session_id == rc.c.session_id, ca.c.seq == rc.c.call_seq)
     by_band: dict[Band, RouterAcc] = {}
+    if not store.has_table("router_candidates"):  # a read-only store behind version 2
+        return ObservedShortlist(store=store.url_for_humans, since=since, bands=[])
     try:
         with store.engine().connect() as conn:
             # Grouped by score, so the band comes from band_for_score, not a copy in SQL.
@@ -200,8 +204,8 @@ def observe_shortlist(
                 select(
                     ca.c.min_coding_score,
                     rc.c.model,
-                    func.count(func.distinct(ca.c.id)),
-                    func.count(func.distinct(case((rc.c.selected, ca.c.id), else_=None))),
+                    func.count(),  # one row per (call, model)
+                    func.sum(case((rc.c.selected, 1), else_=0)),
                 )
                 .select_from(rc.join(ca, on))
                 .where(*conds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from datetime import UTC, datetime
@@ -12,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
-from llm_council.council.result import SessionResult
+from llm_council.audition.report_stats import normalised_entropy, paired_diff, session_agreement
+from llm_council.council.result import CallRecord, SessionResult
 from llm_council.pareto import is_pareto_model
 from llm_council.registry import Registry
 
@@ -59,34 +59,47 @@ def _rows(result: SessionResult, registry: Registry) -> dict[str, list[Row]]:
             for f in s.flags
         ],
         "calls": _call_rows(result, registry),
-        "router_candidates": [
-            {
-                "session_id": result.session_id,
-                "call_seq": seq,
-                "tier": result.tier,
-                "model": candidate.model,
-                "provider": candidate.provider,
-                "selected": candidate.selected,
-            }
-            for seq, c in enumerate(result.calls)
-            if c.router is not None
-            for candidate in c.router.candidates
-        ],
-        "router_attempts": [
-            {
-                "session_id": result.session_id,
-                "call_seq": seq,
-                "tier": result.tier,
-                "model": attempt.model,
-                "provider": attempt.provider,
-                "status": attempt.status,
-            }
-            for seq, c in enumerate(result.calls)
-            if c.router is not None
-            for attempt in c.router.attempts
-        ],
+        **_router_rows(result),
         **_review_rows(result),
     }
+
+
+def _router_rows(result: SessionResult) -> dict[str, list[Row]]:
+    """``router_candidates`` (one row per call and listed model) and ``router_attempts``."""
+    candidates: list[Row] = []
+    attempts: list[Row] = []
+    for seq, call in enumerate(result.calls):
+        if call.router is None:
+            continue
+        common = {
+            "session_id": result.session_id,
+            "call_seq": seq,
+            "tier": result.tier,
+            "is_pareto": is_pareto_seat_call(call),
+        }
+        # A model listed by several providers is one candidate of the call: selected if any
+        # of its endpoints was, named after the selected endpoint's provider (else the first).
+        # Keyed as stored: two ids differing only in unpaired surrogates are one U+FFFD id.
+        by_model: dict[str, Row] = {}
+        for c in call.router.candidates:
+            model = _SURROGATE.sub("\ufffd", c.model)
+            row = by_model.get(model)
+            if row is None:
+                by_model[model] = {**common, "model": model, "provider": c.provider, "selected": c.selected}  # fmt: skip
+            elif c.selected and not row["selected"]:
+                row.update(provider=c.provider, selected=True)
+        candidates += by_model.values()
+        attempts += [
+            {**common, "model": a.model, "provider": a.provider, "status": a.status}
+            for a in call.router.attempts
+        ]
+    return {"router_candidates": candidates, "router_attempts": attempts}
+
+
+def is_pareto_seat_call(call: CallRecord) -> bool:
+    """A seat's call to the Pareto router (answer, review, reroute or judge stage); the
+    chairman's call is never one, whatever model it names."""
+    return call.stage != "chairman" and is_pareto_model(call.requested_model)
 
 
 def _session_row(result: SessionResult, registry: Registry) -> Row:
@@ -94,6 +107,9 @@ def _session_row(result: SessionResult, registry: Registry) -> Row:
     providers = Counter(registry.provider_of(m) for m in answered)
     pareto_kinds = {f.kind for s in result.seats if s.is_pareto for f in s.flags}
     created = as_utc(result.created_at)
+    agreement = session_agreement(
+        (r.ranking for r in result.reviews), [e.seat_id for e in result.ranking]
+    )
     return {
         "session_id": result.session_id,
         "created_at": created,
@@ -114,11 +130,17 @@ def _session_row(result: SessionResult, registry: Registry) -> Row:
         "completion_tokens": result.usage.completion_tokens,
         "cost_usd": result.usage.cost_usd,
         "distinct_models": len(set(answered)),
-        "provider_entropy": normalised_entropy(list(providers.values()), len(answered)),
+        "provider_entropy": normalised_entropy(providers.values(), len(answered)),
         "pareto_seats": sum(1 for s in result.seats if s.is_pareto),
         "pareto_exact": "exact" in pareto_kinds,
         "pareto_family": "family" in pareto_kinds,
         "pareto_drift": "drift" in pareto_kinds,
+        "kendall_w": agreement[0] if agreement else None,
+        "kendall_w_chance": agreement[1] if agreement else None,
+        "paired_diff": paired_diff(
+            (s.borda for s in result.seats if s.is_pareto),
+            (s.borda for s in result.seats if not s.is_pareto),
+        ),
         "result_json": model_json(result),
     }
 
@@ -148,6 +170,8 @@ def _seat_rows(result: SessionResult, registry: Registry) -> list[Row]:
             "duplicate_kind": s.duplicate_kind,
             "duplicate_of": ",".join(s.duplicate_of) or None,
             "rerouted_from": s.rerouted_from,
+            "tier": result.tier,
+            "day": as_utc(result.created_at).strftime("%Y-%m-%d"),
         }
         for s in result.seats
     ]
@@ -223,15 +247,6 @@ def _call_rows(result: SessionResult, registry: Registry) -> list[Row]:
             }
         )
     return rows
-
-
-def normalised_entropy(counts: list[int], n: int) -> float:
-    """Shannon entropy of ``counts`` over its maximum for ``n`` items, log(n); 0 when n < 2."""
-    if n < 2:
-        return 0.0
-    total = sum(counts)
-    h = -sum((c / total) * math.log(c / total) for c in counts if c)
-    return round(h / math.log(n), 6)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -61,8 +62,28 @@ sessions = Table(
     Column("pareto_exact", Boolean, nullable=False),
     Column("pareto_family", Boolean, nullable=False),
     Column("pareto_drift", Boolean, nullable=False),
+    # v2, from stage 2 (report_stats.session_agreement / paired_diff); null when the session
+    # had nothing to measure. Kendall's W of its reviewers, W's chance level, and the
+    # Pareto seats' mean Borda minus the named seats'.
+    Column("kendall_w", Float),
+    Column("kendall_w_chance", Float),
+    Column("paired_diff", Float),
     Column("result_json", Text, nullable=False),
-    Index("ix_sessions_tier_created", "tier", "created_at"),
+    # v2: covers the report's per-tier session query, so it never reads the (large) rows;
+    # "tier", "created_at" lead, so it also serves what ix_sessions_tier_created did in v1.
+    Index(
+        "ix_sessions_report",
+        "tier",
+        "created_at",
+        "pareto_seats",
+        "distinct_models",
+        "provider_entropy",
+        "pareto_exact",
+        "pareto_family",
+        "pareto_drift",
+    ),
+    # v2: covers the report's stage 2 query, grouped by tier and paired difference in order.
+    Index("ix_sessions_stage2", "tier", "paired_diff", "kendall_w", "kendall_w_chance"),
     Index("ix_sessions_created", "created_at"),
 )
 
@@ -90,7 +111,14 @@ seats = Table(
     Column("duplicate_kind", String(16)),
     Column("duplicate_of", String(256)),
     Column("rerouted_from", String(128)),
+    # v2: the session's tier and day, copied at write time (backfilled on upgrade) like
+    # calls.tier, so the report groups seats without a lookup into the (large) sessions rows.
+    Column("tier", String(16)),
+    Column("day", String(10)),
     Index("ix_seats_pareto", "is_pareto", "session_id"),
+    # v2: cover the report's seat queries (Borda per tier and group; Pareto models per day).
+    Index("ix_seats_report", "tier", "is_pareto", "borda", "borda_peers", "is_first"),
+    Index("ix_seats_days", "is_pareto", "tier", "day", "resolved_model"),
 )
 
 flags = Table(
@@ -104,6 +132,8 @@ flags = Table(
     Column("model", String(128)),
     Column("stage2_model", String(128)),
     Index("ix_flags_session", "session_id"),
+    # v2: the report's duplicated-seats query starts from the (few) duplicate flags.
+    Index("ix_flags_report", "kind", "session_id", "seat_id", "with_seat"),
 )
 
 calls = Table(
@@ -133,13 +163,37 @@ calls = Table(
     Column("provider", String(128)),  # v2
     Column("router_json", Text),  # v2: RouterMetadata as JSON, null when none was sent
     UniqueConstraint("session_id", "seq", name="uq_calls_session_seq"),
-    Index("ix_calls_tier_pareto", "tier", "is_pareto"),
+    # v2: covers the report's cost query (an index-only scan instead of 1M table rows); its
+    # "tier", "is_pareto" prefix serves what ix_calls_tier_pareto did in v1.
+    Index(
+        "ix_calls_report",
+        "tier",
+        "is_pareto",
+        "min_coding_score",
+        "stage",
+        "cost_usd",
+        "prompt_tokens",
+        "completion_tokens",
+    ),
+    # v2: Pareto calls that carried router metadata (the denominator of fallbacks.share),
+    # counted from this small partial index rather than by reading router_json.
+    Index(
+        "ix_calls_router",
+        "tier",
+        "stage",
+        # Each dialect spelled as its queries spell it, so the planner matches the predicate.
+        sqlite_where=text("router_json IS NOT NULL AND is_pareto = 1"),
+        postgresql_where=text("router_json IS NOT NULL AND is_pareto"),
+    ),
 )
 
 
 # Version 2: the router's own account of each call (OpenRouter's openrouter_metadata).
 # ``calls.provider`` / ``calls.router_json`` keep it whole; the two tables below flatten
 # the parts reports aggregate in SQL (the shortlist the router saw, its failed attempts).
+# ``is_pareto`` (copied from the call, like ``tier``) marks a *Pareto seat call*: a seat's
+# call to ``openrouter/pareto-code[:variant]``, never the chairman's; reports read these
+# tables without joining ``calls``.
 router_candidates = Table(
     "router_candidates",
     metadata,
@@ -147,11 +201,16 @@ router_candidates = Table(
     Column("session_id", String(64), nullable=False),
     Column("call_seq", Integer, nullable=False),
     Column("tier", String(16), nullable=False),
+    Column("is_pareto", Boolean, nullable=False),
+    # One row per (call, model): a model the router listed from several providers is one
+    # candidate, ``selected`` if any of its endpoints was, ``provider`` the selected
+    # endpoint's (else the first listed). Each endpoint stays in ``calls.router_json``.
     Column("model", String(128), nullable=False),
     Column("provider", String(128)),
     Column("selected", Boolean, nullable=False),
-    Index("ix_router_candidates_session", "session_id"),
-    Index("ix_router_candidates_tier", "tier"),
+    UniqueConstraint("session_id", "call_seq", "model", name="uq_router_candidates_call_model"),
+    # Covers the report's shortlist query: an index-only range scan, no join, no DISTINCT.
+    Index("ix_router_candidates_report", "is_pareto", "tier", "model", "selected"),
 )
 
 router_attempts = Table(
@@ -161,11 +220,21 @@ router_attempts = Table(
     Column("session_id", String(64), nullable=False),
     Column("call_seq", Integer, nullable=False),
     Column("tier", String(16), nullable=False),
+    Column("is_pareto", Boolean, nullable=False),
     Column("model", String(128)),
     Column("provider", String(128)),
     Column("status", Integer),
     Index("ix_router_attempts_session", "session_id"),
-    Index("ix_router_attempts_tier", "tier"),
+    # Covers the report's fallback queries (failed attempts are a range on status).
+    Index(
+        "ix_router_attempts_report",
+        "is_pareto",
+        "status",
+        "tier",
+        "model",
+        "session_id",
+        "call_seq",
+    ),
 )
 
 
@@ -191,7 +260,10 @@ reviews = Table(
     Column("candidates", Integer, nullable=False),  # answers shown (len(order)); chance 1/n
     Column("order_json", Text, nullable=False),  # seat ids in the order shown, first first
     Column("ranking_json", Text, nullable=False),  # seat ids best first, counted votes only
-    Index("ix_reviews_tier", "tier", "judge"),
+    # Judges are rare: the report counts judged sessions from a short range of this index.
+    Index("ix_reviews_judge", "judge", "tier", "session_id"),
+    # Covers the report's position-bias query.
+    Index("ix_reviews_position", "tier", "top_choice", "shown_first", "candidates"),
 )
 
 review_ranks = Table(
@@ -212,17 +284,33 @@ def _v1_create(conn: Connection) -> None:
     metadata.create_all(conn, tables=[sessions, seats, flags, calls])
 
 
-def _add_missing_columns(conn: Connection, table: Table, columns: tuple[str, ...]) -> None:
+def _add_missing_columns(conn: Connection, table: Table, columns: tuple[str, ...]) -> list[str]:
+    """Add those of ``columns`` the table lacks (nullable); return the ones added."""
     present = {c["name"] for c in inspect(conn).get_columns(table.name)}
-    for name in columns:
-        if name not in present:
-            sql_type = table.c[name].type.compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}")
+    added = [name for name in columns if name not in present]
+    for name in added:
+        sql_type = table.c[name].type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}")
+    return added
 
 
 def _v2_router_and_reviews(conn: Connection) -> None:
     _add_missing_columns(conn, calls, ("provider", "router_json"))
-    _add_missing_columns(conn, seats, ("borda_peers",))
+    if _add_missing_columns(conn, seats, ("borda_peers", "tier", "day")):
+        # Plain SQL both backends run: each seat takes its session's tier and day.
+        conn.exec_driver_sql(
+            "UPDATE seats SET tier = (SELECT tier FROM sessions WHERE sessions.session_id = "
+            "seats.session_id), day = (SELECT day FROM sessions WHERE sessions.session_id = "
+            "seats.session_id)"
+        )
+    # Not backfilled: version 1 sessions have no review rows to compute them from (ADR-009).
+    _add_missing_columns(conn, sessions, ("kendall_w", "kendall_w_chance", "paired_diff"))
+    # The report's covering indexes replace v1's narrower ones (their prefixes).
+    for old in ("ix_sessions_tier_created", "ix_calls_tier_pareto"):
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {old}")
+    for table in (sessions, seats, flags, calls):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
     metadata.create_all(conn, tables=[router_candidates, router_attempts, reviews, review_ranks])
 
 
@@ -235,7 +323,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     (
         2,
         "router metadata (calls.provider, calls.router_json, router_* tables); stage 2 "
-        "reviews (reviews, review_ranks, seats.borda_peers)",
+        "reviews (reviews, review_ranks, seats.borda_peers, sessions.kendall_w, "
+        "sessions.kendall_w_chance, sessions.paired_diff); seats.tier and seats.day; report "
+        "covering indexes",
         _v2_router_and_reviews,
     ),
 )
