@@ -16,6 +16,7 @@ from llm_council.config import ConfigError, CouncilConfig, GatewayChoice, load_c
 from llm_council.paths import default_overlay_path
 from llm_council.registry import Registry, RegistryError, load_registry
 from llm_council.textsafe import terminal_text
+from llm_council.timeutil import as_utc
 
 ConfigOpt = Annotated[
     Path | None,
@@ -61,7 +62,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
             f"--since takes a span (7d, 2w, 12h, 30m), a date (2026-11-01) or an ISO time "
             f"(got {value!r})"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def since_or_exit(value: str | None) -> datetime | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from llm_council.council.result import CallRecord, SessionResult
 from llm_council.log import get_logger
+from llm_council.timeutil import as_utc
 
 SESSION_SPAN = "council_session"
 OPERATION = "chat"
@@ -78,7 +79,7 @@ def _emit(trace: Any, result: SessionResult, provider: Any, capture_content: boo
     )
     parent = trace.set_span_in_context(session)
     for call in result.calls:
-        call_start = _utc(call.started_at)
+        call_start = as_utc(call.started_at)
         span = tracer.start_span(
             f"{OPERATION} {call.requested_model}",
             context=parent,
@@ -208,9 +209,9 @@ def _messages(role: str, text: str) -> str:
 
 def _session_bounds(result: SessionResult) -> tuple[datetime, datetime]:
     """From the session's creation (or its first call, if earlier) to its last call's end."""
-    start = _utc(result.created_at)
-    ends = [_utc(c.started_at) + timedelta(milliseconds=c.latency_ms) for c in result.calls]
-    starts = [_utc(c.started_at) for c in result.calls]
+    start = as_utc(result.created_at)
+    ends = [as_utc(c.started_at) + timedelta(milliseconds=c.latency_ms) for c in result.calls]
+    starts = [as_utc(c.started_at) for c in result.calls]
     return min([start, *starts]), max([start, *ends])
 
 
@@ -221,10 +222,6 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def _empty_seq(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str) and not value
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _ns(value: datetime) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, null, or_, select
@@ -56,6 +56,7 @@ from llm_council.audition.report_stats import mean_ci95, ratio, share, wilson_ci
 from llm_council.audition.store import AuditionStore, AuditionStoreError
 from llm_council.pareto import band_for_score
 from llm_council.registry import BANDS, Band, Registry
+from llm_council.timeutil import as_utc
 
 ABOVE_BAND_TOLERANCE = 1.01  # 1%: rounding in billed costs is not a band breach
 FLAG_KINDS = ("any", "exact", "family", "drift")
@@ -414,4 +415,4 @@ def _utc(value: datetime | str | None) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value)

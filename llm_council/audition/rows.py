@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,6 +14,7 @@ from llm_council.audition.report_stats import normalised_entropy, paired_diff, s
 from llm_council.council.result import CallRecord, SessionResult
 from llm_council.pareto import is_pareto_model
 from llm_council.registry import Registry
+from llm_council.timeutil import as_utc
 
 Row = dict[str, Any]
 # A server may send an unpaired surrogate escape ("\\ud800"); no database can hold it as
@@ -247,8 +247,3 @@ def _call_rows(result: SessionResult, registry: Registry) -> list[Row]:
             }
         )
     return rows
-
-
-def as_utc(value: datetime) -> datetime:
-    """A tz-aware UTC datetime; naive values (SQLite hands them back) are taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

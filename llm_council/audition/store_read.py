@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Column, Connection, func, inspect, select
 
 from llm_council.audition import schema
-from llm_council.audition.rows import as_utc
 from llm_council.audition.store_errors import AuditionStoreError
 from llm_council.council.duplicates import seat_sort_key
 from llm_council.council.result import CallRecord, SessionResult
 from llm_council.gateway.router_metadata import RouterMetadata
+from llm_council.timeutil import as_utc
 
 _M = TypeVar("_M", bound=BaseModel)
 TABLES = (
