@@ -120,7 +120,7 @@ def test_apply_flags_summarises_serialises_and_logs_each_flag():
     ]
     assert s10.model_dump(mode="json")["flags"][0] == {"kind": "exact", "with": "s1"}
     events = [e for e in logs if e["event"] == "council.duplicate_seat"]
-    assert len(events) == 5 and all(e["log_level"] == "warning" for e in events)
+    assert len(events) == 5 and all(e["log_level"] == "info" for e in events)
     # Seats in order (s1, s2, s10, s4), then the drift applied afterwards.
     assert [(e["seat_id"], e["kind"], e["with"]) for e in events] == [
         ("s1", "exact", "s10"),

@@ -60,7 +60,8 @@ def apply_flags(seats: Sequence[SeatResult], flags: dict[str, list[DuplicateFlag
             "exact" if "exact" in kinds else "family" if "family" in kinds else None
         )
         for flag in new:
-            _log.warning(
+            # Info, not warning: the flags are part of the result every interface shows.
+            _log.info(
                 "council.duplicate_seat",
                 seat_id=seat.seat_id,
                 kind=flag.kind,
