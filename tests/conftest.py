@@ -75,3 +75,13 @@ def _restore_logging() -> Iterator[None]:
     yield
     logger.handlers[:] = handlers
     logger.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def scripted() -> Iterator[tuple[Any, str]]:
+    """One scripted OpenRouter-compatible server per test module: ``server, url``."""
+    from tests.scripted_openrouter import ScriptedServer
+
+    server = ScriptedServer()
+    with serve_asgi(server) as url:
+        yield server, url

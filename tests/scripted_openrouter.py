@@ -22,6 +22,16 @@ class Reply:
     sse: list[str] | None = None  # raw SSE lines, each sent with a trailing blank line
 
 
+class RecordingSleep:
+    """Stands in for asyncio.sleep: records the delays the adapter asked for, waits for none."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
 def completion(
     model: str = "anthropic/claude-opus-4.7", content: str = "hello", **usage: Any
 ) -> dict[str, Any]:

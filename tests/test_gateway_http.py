@@ -28,22 +28,12 @@ from llm_council.gateway.base import (
     UpstreamError,
 )
 from llm_council.gateway.openrouter import OpenRouterGateway
-from tests.conftest import free_port, serve_asgi
+from tests.conftest import free_port
 from tests.log_events import capture_events
-from tests.scripted_openrouter import Reply, ScriptedServer, completion, error
+from tests.scripted_openrouter import RecordingSleep, Reply, ScriptedServer, completion, error
 
 KEY = "sk-or-v1-secret-test-key-0123456789"
 MESSAGES = (ChatMessage(role="user", content="merge two sorted lists"),)
-
-
-class RecordingSleep:
-    """Stands in for asyncio.sleep: records the delays the adapter asked for, waits for none."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 def gateway(
@@ -66,14 +56,6 @@ def gateway(
 
 def request(model: str = "openrouter/pareto-code", **kw) -> CompletionRequest:
     return CompletionRequest(model=model, messages=MESSAGES, tier="high", **kw)
-
-
-@pytest.fixture(scope="module")
-def scripted():
-    """One uvicorn server for the module (starting one per test costs ~0.2 s each)."""
-    server = ScriptedServer()
-    with serve_asgi(server) as url:
-        yield server, url
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from llm_council.gateway.base import ChatMessage, CompletionRequest, RateLimited
 from llm_council.gateway.openrouter import OpenRouterGateway
 from llm_council.log import EventLogger, configure_logging, get_logger
 from llm_council.redaction import MIN_PIECE
-from tests.conftest import serve_asgi
-from tests.scripted_openrouter import Reply, ScriptedServer, completion, error
+from tests.scripted_openrouter import Reply, completion, error
 
 KEY = "sk-or-v1-" + secrets.token_hex(32)
 MESSAGES = (ChatMessage(role="user", content="merge two sorted lists"),)
@@ -97,13 +96,6 @@ def collect(llm_council_logger: logging.Logger) -> Collect:
     llm_council_logger.addHandler(handler)
     llm_council_logger.setLevel(logging.DEBUG)
     return handler
-
-
-@pytest.fixture(scope="module")
-def scripted() -> Iterator[tuple[ScriptedServer, str]]:
-    server = ScriptedServer()
-    with serve_asgi(server) as url:
-        yield server, url
 
 
 def make_gateway(url: str, attempts: int = 1) -> OpenRouterGateway:

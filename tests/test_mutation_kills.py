@@ -36,28 +36,10 @@ from llm_council.gateway.openrouter import OpenRouterGateway
 from llm_council.gateway.router_metadata import parse_router_metadata
 from llm_council.pareto import route
 from llm_council.registry import load_registry
-from tests.conftest import serve_asgi
-from tests.scripted_openrouter import Reply, ScriptedServer, completion, error
+from tests.scripted_openrouter import RecordingSleep, Reply, completion, error
 
 KEY = "sk-or-v1-mutation-test-key-0123456789"
 MESSAGES = (ChatMessage(role="user", content="merge two sorted lists"),)
-
-
-class RecordingSleep:
-    """Stands in for asyncio.sleep: records the delays the adapter asked for, waits for none."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture(scope="module")
-def scripted():
-    server = ScriptedServer()
-    with serve_asgi(server) as url:
-        yield server, url
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,13 +156,6 @@ MESSAGES = (ChatMessage(role="user", content="merge two sorted lists"),)
 
 def request(**kw: Any) -> CompletionRequest:
     return CompletionRequest(model="openrouter/pareto-code", messages=MESSAGES, tier="high", **kw)
-
-
-@pytest.fixture(scope="module")
-def scripted() -> Iterator[tuple[ScriptedServer, str]]:
-    server = ScriptedServer()
-    with serve_asgi(server) as url:
-        yield server, url
 
 
 def make_gateway(url: str, key: str = KEY) -> OpenRouterGateway:
