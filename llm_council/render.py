@@ -185,7 +185,7 @@ def _print_verdict(console: Console, result: SessionResult) -> None:
     head = f"verdict · confidence {verdict.confidence or 'not given'}"
     if verdict.built_on:
         head += " · built on " + ", ".join(who(s) for s in verdict.built_on)
-    console.print(Text(head, style="bold"))
+    console.print(plain(head, style="bold"))
     for point in verdict.consensus:
         console.print(Text.assemble("  agreed: ", plain(point)))
     for item in verdict.disagreements:
