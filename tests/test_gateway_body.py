@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm_council.gateway.base import ChatMessage, CompletionRequest
 from llm_council.gateway.openrouter import PARETO_TIER_SCORES, build_request_body, pareto_score
@@ -163,3 +165,54 @@ def test_lone_surrogates_are_sent_as_replacement_characters():
     assert body["messages"][0]["content"] == "a\ufffdb\ufffdc"
     json.dumps(body, ensure_ascii=False).encode("utf-8")  # would raise with a surrogate
     assert request.messages[0].content == "a\ud800b\udfffc"  # the caller's text is untouched
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_WIRE_KEYS = ("id", "model", "provider", "choices", "usage", "openrouter_metadata")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(_WIRE_KEYS), _JSON, max_size=6),
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(("message", "finish_reason", "delta")),
+            _JSON | st.fixed_dictionaries({"content": _JSON}),
+            max_size=3,
+        ),
+        max_size=2,
+    ),
+)
+def test_any_wire_payload_is_a_result_or_a_malformed_response(payload, choices):
+    """Whatever JSON object a server returns, the adapter either builds a result or raises
+    MalformedResponseError: nothing else escapes into the session (issue: code health)."""
+    import time
+
+    from llm_council.config import GatewaySettings
+    from llm_council.gateway.base import (
+        ChatMessage,
+        CompletionRequest,
+        CompletionResult,
+        MalformedResponseError,
+    )
+    from llm_council.gateway.openrouter import OpenRouterGateway
+
+    if choices:
+        payload = {**payload, "choices": choices}
+    gateway = OpenRouterGateway(GatewaySettings(), api_key="sk-or-k")
+    request = CompletionRequest(
+        model="openrouter/pareto-code", messages=(ChatMessage(role="user", content="q"),)
+    )
+    try:
+        result = gateway._result(request, {"model": request.model}, payload, 1, time.perf_counter())
+    except MalformedResponseError:
+        return
+    assert isinstance(result, CompletionResult)
+    assert result.resolved_model is None or isinstance(result.resolved_model, str)
+    assert isinstance(result.content, str)
