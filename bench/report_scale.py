@@ -43,6 +43,7 @@ from llm_council.audition.report_stats import (  # noqa: E402
     session_agreement,
 )
 from llm_council.audition.store import AuditionStore  # noqa: E402
+from llm_council.audition.store_read import TABLES  # noqa: E402
 from llm_council.config import load_config  # noqa: E402
 from llm_council.defaults import shipped_file  # noqa: E402
 from llm_council.pareto import is_pareto_model, route  # noqa: E402
@@ -56,16 +57,7 @@ _FILLER = (
 )
 CHAIRMAN = "anthropic/claude-opus-4.7"
 BATCH_CALLS = 100_000
-_TABLES = (
-    "sessions",
-    "seats",
-    "flags",
-    "calls",
-    "router_candidates",
-    "router_attempts",
-    "reviews",
-    "review_ranks",
-)
+_TABLES = TABLES  # every table a session writes, in the store's write order
 JUDGE_SHARE = 0.3  # of sessions whose Pareto seat duplicated a named seat exactly
 
 
