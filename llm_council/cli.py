@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,9 +29,9 @@ from llm_council.serve_cli import serve_command
 from llm_council.textsafe import markup_text
 
 if TYPE_CHECKING:
-    from llm_council.api import Council
     from llm_council.council.plan import SessionPlan
     from llm_council.council.result import SessionResult
+    from llm_council.service import CouncilService, RunRequest
 
 app = typer.Typer(
     name="llm-council",
@@ -127,6 +126,7 @@ def run(
     """
     from llm_council.api import Council
     from llm_council.council.preflight import PreflightError
+    from llm_council.service import CouncilService, RunRequest
 
     text = _read_prompt(prompt, file)
     if not text.strip():
@@ -139,9 +139,17 @@ def run(
         raise fail(str(exc), 2) from None
     for notice in (*council.notices, *plan.notices):
         err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
-    options = _RunOptions(chairman, duplicate_policy, strict, max_usd)
+    request = RunRequest(
+        prompt=text,
+        tier=plan.tier,
+        mode=plan.mode,
+        chairman=chairman,
+        duplicate_policy=duplicate_policy,
+        strict=strict,
+        max_usd=max_usd,
+    )
     try:
-        result = asyncio.run(_run_session(council, text, plan, options, as_json, err))
+        result = asyncio.run(_run_session(CouncilService(council), request, plan, as_json, err))
     except PreflightError as exc:
         raise fail(str(exc), 2) from None
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -169,53 +177,23 @@ def run(
         raise fail(f"no seat answered ({causes})", 1)
 
 
-@dataclass(frozen=True, slots=True)
-class _RunOptions:
-    chairman: str | None
-    duplicate_policy: DuplicatePolicy | None
-    strict: bool
-    max_usd: float | None = None
-
-
 async def _run_session(
-    council: Council,
-    text: str,
-    plan: SessionPlan,
-    options: _RunOptions,
-    as_json: bool,
-    err: Console,
+    service: CouncilService, request: RunRequest, plan: SessionPlan, as_json: bool, err: Console
 ) -> SessionResult:
     """Run the session; the first Ctrl-C cancels it (what finished is kept), a second exits."""
     from llm_council.render import LiveProgress
 
-    kept: list[SessionResult] = []
-    kwargs = {
-        "chairman": options.chairman,
-        "duplicate_policy": options.duplicate_policy,
-        "strict": options.strict,
-        "max_usd": options.max_usd,
-        "on_interrupt": kept.append,
-    }
     restore = cancel_on_sigint(err, "keeping the finished calls")
     try:
         if as_json or not err.is_terminal:
-            return await council.run(text, plan.tier, plan.mode, **kwargs)
+            return await service.run_keeping_interrupted(request)
         with LiveProgress(err, plan) as progress:
-            return await council.run(
-                text,
-                plan.tier,
-                plan.mode,
-                progress=progress,
-                on_synthesis_delta=progress.synthesis_delta,
-                **kwargs,
+            return await service.run_keeping_interrupted(
+                request, progress=progress, on_synthesis_delta=progress.synthesis_delta
             )
-    except asyncio.CancelledError:
-        if kept:
-            return kept[0]
-        raise
     finally:
         restore()
-        await council.aclose()
+        await service.aclose()
 
 
 @sandbox_app.command("serve")

@@ -34,6 +34,7 @@ class RunRequest:
     chairman: str | None = None
     duplicate_policy: DuplicatePolicy | None = None
     strict: bool = False
+    max_usd: float | None = None  # refuse before any call when the estimate is above
     session_id: str | None = None
 
 
@@ -101,18 +102,28 @@ class CouncilService:
             progress=progress,
             session_id=request.session_id,
             strict=request.strict,
+            max_usd=request.max_usd,
             on_interrupt=on_interrupt,
             on_synthesis_delta=on_synthesis_delta,
         )
 
     async def run_keeping_interrupted(
-        self, request: RunRequest, *, progress: ProgressListener | None = None
+        self,
+        request: RunRequest,
+        *,
+        progress: ProgressListener | None = None,
+        on_synthesis_delta: Callable[[str], None] | None = None,
     ) -> SessionResult:
         """``run``, but an interrupted session is returned (status ``interrupted``) instead of
         re-raising when the caller's own task was cancelled, for interfaces that report it."""
         kept: list[SessionResult] = []
         try:
-            return await self.run(request, progress=progress, on_interrupt=kept.append)
+            return await self.run(
+                request,
+                progress=progress,
+                on_interrupt=kept.append,
+                on_synthesis_delta=on_synthesis_delta,
+            )
         except asyncio.CancelledError:
             if kept:
                 return kept[0]

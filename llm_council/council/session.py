@@ -139,8 +139,14 @@ class SessionRunner:
     ) -> SessionResult:
         """Run the three stages. When cancelled, the session so far (status ``interrupted``)
         goes to ``on_interrupted`` and then the cancellation propagates unchanged."""
-        run = _Run(self._context, plan, prompt, session_timeout_s, session_id or str(uuid.uuid4()))
-        run.on_synthesis_delta = on_synthesis_delta
+        run = _Run(
+            self._context,
+            plan,
+            prompt,
+            session_timeout_s,
+            session_id or str(uuid.uuid4()),
+            on_synthesis_delta,
+        )
         try:
             await run.stages()
         except asyncio.CancelledError:
@@ -154,7 +160,13 @@ class _Run:
     """The state of one session while it runs."""
 
     def __init__(
-        self, ctx: RunContext, plan: SessionPlan, prompt: str, timeout_s: float, session_id: str
+        self,
+        ctx: RunContext,
+        plan: SessionPlan,
+        prompt: str,
+        timeout_s: float,
+        session_id: str,
+        on_synthesis_delta: Callable[[str], None] | None,
     ) -> None:
         self.ctx = ctx
         self.plan = plan
@@ -178,7 +190,7 @@ class _Run:
         self.ranking: list[RankingEntry] = []
         self.verdict: Verdict | None = None
         # Streams the chairman's synthesis as it is written (the verdict block held back).
-        self.on_synthesis_delta: Callable[[str], None] | None = None
+        self.on_synthesis_delta = on_synthesis_delta
         self.chairman: ChairmanResult | None = None
         self.synthesis: str | None = None
         self.synthesis_is_fallback = False
