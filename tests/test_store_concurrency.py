@@ -108,3 +108,33 @@ def test_four_writers_lose_and_duplicate_nothing(shared_url):
     assert dup_calls == [] and dup_flags == []
     assert store.counts()["schema_version"] == 2  # versions 1 and 2, each recorded once
     store.close()
+
+
+def test_opening_a_file_another_writer_holds_waits_for_the_switch_to_wal(tmp_path):
+    """SQLite refuses a contended switch to WAL with "database is locked" at once, without
+    calling the busy handler; the store must wait for it as it waits for any other lock
+    (seen as lost writes when several processes opened a new store together)."""
+    import sqlite3
+    import threading
+    import time
+
+    from tests.audition_data import make_session, registry
+
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x)")  # a rollback-journal file, as a new one starts
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other VALUES (1)")
+    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    released.start()
+    store = AuditionStore(f"sqlite:///{path}")
+    t0 = time.monotonic()
+    try:
+        assert store.write_session(make_session(1), registry()) is True
+    finally:
+        released.join()
+        holder.close()
+        store.close()
+    assert time.monotonic() - t0 >= 0.4  # it waited for the holder instead of failing
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

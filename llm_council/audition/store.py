@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -167,7 +169,7 @@ class AuditionStore:
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             if set_wal:
                 # WAL: readers never block the writer and several processes can log at once.
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(cursor)
                 # One commit per session: an fsync each is cheap and survives power loss.
                 cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
@@ -420,3 +422,27 @@ def _cause(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig or exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a property of the file: once is enough).
+
+    SQLite answers a contended switch with "database is locked" at once, without calling the
+    busy handler (seen with several processes opening a new file together), so the wait
+    busy_timeout would give every other statement is done here, for this one.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()
+            if mode and str(mode[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
