@@ -8,14 +8,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llm_council.config import (
-    TIERS,
-    CouncilConfig,
-    DuplicatePolicy,
-    GatewayChoice,
-    Mode,
-    load_config,
-)
+from llm_council.choices import TIERS, DuplicatePolicy, GatewayChoice, Mode
+from llm_council.config import CouncilConfig, load_config
 from llm_council.council.estimate import check_cap, estimate_session
 from llm_council.council.plan import SessionPlan, plan_session
 from llm_council.council.preflight import PreflightError, preflight

@@ -29,7 +29,7 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from llm_council.config import TIERS
+from llm_council.choices import TIERS
 
 try:  # an advisory lock keeps two batches off one journal (POSIX only)
     import fcntl

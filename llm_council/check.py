@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from llm_council.audition.report_router import ObservedShortlist, observe_shortlist
 from llm_council.audition.report_stats import normalised_entropy
 from llm_council.audition.store import AuditionStore, AuditionStoreError, default_store_url
-from llm_council.config import TIERS, CouncilConfig
+from llm_council.choices import TIERS
+from llm_council.config import CouncilConfig
 from llm_council.council.plan import plan_session
 from llm_council.pareto import PARETO_MODEL_ID, rank_band, route
 from llm_council.registry import BANDS, Registry

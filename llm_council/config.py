@@ -9,9 +9,8 @@ import json
 import os
 import typing
 from collections.abc import Mapping
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -24,6 +23,7 @@ from pydantic import (
     field_validator,
 )
 
+from llm_council.choices import TIERS, DuplicatePolicy, Mode, Tier
 from llm_council.defaults import shipped_file
 from llm_council.pareto import PARETO_TIER_SCORES
 
@@ -35,15 +35,6 @@ BASE_URL_ENV = "OPENROUTER_BASE_URL"
 POOL_ENV_PREFIX = "LLM_COUNCIL_MODELS_"
 
 
-class Tier(StrEnum):
-    QUICK = "quick"
-    BALANCED = "balanced"
-    HIGH = "high"
-    REASONING = "reasoning"
-    FRONTIER = "frontier"
-
-
-TIERS: tuple[str, ...] = tuple(t.value for t in Tier)
 DEFAULT_SESSION_TIMEOUTS: dict[str, float] = {
     "quick": 30.0,
     "balanced": 90.0,
@@ -51,10 +42,6 @@ DEFAULT_SESSION_TIMEOUTS: dict[str, float] = {
     "reasoning": 600.0,
     "frontier": 600.0,
 }
-DuplicatePolicy = Literal["flag", "collapse", "reroute"]
-Mode = Literal["coding", "general"]
-# Which gateway a council uses: auto = OpenRouter with a key, else the offline sandbox.
-GatewayChoice = Literal["auto", "sandbox", "openrouter"]
 
 
 class ConfigError(Exception):

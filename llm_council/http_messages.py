@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llm_council.config import TIERS
+from llm_council.choices import TIERS
 
 MODEL_PREFIX = "council"
 _ROLES = ("system", "developer", "user", "assistant", "tool")

@@ -26,15 +26,14 @@ from pydantic import Field, ValidationError
 
 from llm_council import __version__
 from llm_council.audition.report_render import render_markdown
-from llm_council.audition.sessions_cli import session_json
 from llm_council.audition.store_errors import AuditionStoreError
-from llm_council.config import TIERS, DuplicatePolicy, Mode
+from llm_council.choices import TIERS, DuplicatePolicy, Mode
 from llm_council.council.result import SessionResult, Stage
 from llm_council.log import get_logger
 from llm_council.mcp_attachments import MAX_ATTACHED_BYTES, prompt_with_attachments
-from llm_council.ops_common import parse_since
 from llm_council.service import CouncilService, RunRequest, ServiceError
 from llm_council.textsafe import one_line
+from llm_council.timeutil import parse_since
 
 __all__ = ["ProgressPump", "build_server", "run_with_progress", "serve", "tool_error"]
 
@@ -311,7 +310,7 @@ def build_server(service: CouncilService, *, root: Path) -> MCPServer:
             return tool_error(str(exc))
         except Exception as exc:
             return _internal("council_session", exc)
-        return _json_result(session_json(result))
+        return _json_result(result.stored_json())
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def council_report(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_council.api import Council
-from llm_council.config import DuplicatePolicy, GatewayChoice, Mode
+from llm_council.choices import DuplicatePolicy, GatewayChoice, Mode
 from llm_council.council.result import SessionResult
 from llm_council.council.session import ProgressListener
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llm_council.check import run_check
-from llm_council.config import TIERS, load_config
+from llm_council.choices import TIERS
+from llm_council.config import load_config
 from llm_council.defaults import shipped_file
 from llm_council.gateway.base import ChatMessage, CompletionRequest
 from llm_council.gateway.openrouter import OpenRouterGateway

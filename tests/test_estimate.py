@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from llm_council.choices import TIERS
 from llm_council.cli import app
-from llm_council.config import TIERS
 from llm_council.council.estimate import (
     DEFAULT_SIZES,
     REFERENCE_PROMPT_TOKENS,

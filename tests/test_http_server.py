@@ -28,12 +28,12 @@ from typer.testing import CliRunner
 
 from llm_council.audition.logger import AuditionLogger
 from llm_council.audition.store import AuditionStore
-from llm_council.config import TIERS
+from llm_council.choices import TIERS
+from llm_council.cli.serve import is_loopback
 from llm_council.http_messages import RequestError, messages_to_prompt
 from llm_council.http_server import create_http_app
 from llm_council.registry import load_registry
 from llm_council.sandbox import SandboxOptions, create_app
-from llm_council.serve_cli import is_loopback
 from llm_council.service import CouncilService
 from tests.conftest import free_port, serve_asgi
 from tests.council_helpers import make_config, sandbox_council

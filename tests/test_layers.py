@@ -16,18 +16,27 @@ PACKAGE = Path(__file__).resolve().parents[1] / "llm_council"
 LAZY_IMPORTERS = {
     "llm_council",
     "llm_council.api",
-    "llm_council.cli",
-    "llm_council.ops_cli",
-    "llm_council.registry_cli",
-    "llm_council.audition.sessions_cli",
     "llm_council.gateway.factory",
     "llm_council.log",
-    "llm_council.mcp_cli",
     "llm_council.telemetry",
     "llm_council.service",
-    "llm_council.batch_cli",
-    "llm_council.eval_cli",
-    "llm_council.serve_cli",
+    *(
+        f"llm_council.cli.{name}"
+        for name in (
+            "app",
+            "batch",
+            "check",
+            "common",
+            "eval",
+            "mcp",
+            "registry",
+            "report",
+            "run",
+            "sandbox",
+            "serve",
+            "sessions",
+        )
+    ),
 }
 # Pure rules must not depend on the HTTP adapter, the store or any interface.
 PURE_RULES = {

@@ -11,8 +11,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from llm_council.audition.sessions_cli import sessions_app
 from llm_council.audition.store import AuditionStore
+from llm_council.cli.sessions import sessions_app
 from tests.audition_data import KIMI, MINI, SONNET, make_session, registry
 
 IDS = (

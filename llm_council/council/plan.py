@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_council.config import CouncilConfig, Mode
+from llm_council.choices import Mode
+from llm_council.config import CouncilConfig
 from llm_council.pareto import pareto_score, parse_pareto_model
 
 

@@ -171,6 +171,14 @@ class SessionResult(BaseModel):
     storage_problem: str | None = Field(default=None, exclude=True)
     calls: list[CallRecord] = Field(default_factory=list, exclude=True)
 
+    def stored_json(self) -> dict[str, Any]:
+        """The ``run --json`` contract plus ``calls[]``: how ``sessions show --json``, MCP and
+        HTTP show a stored session."""
+        return {
+            **self.model_dump(mode="json"),
+            "calls": [c.model_dump(mode="json") for c in self.calls],
+        }
+
     def seat(self, seat_id: str) -> SeatResult:
         for seat in self.seats:
             if seat.seat_id == seat_id:

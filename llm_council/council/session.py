@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from llm_council.config import DuplicatePolicy
+from llm_council.choices import DuplicatePolicy
 from llm_council.council import duplicates
 from llm_council.council.plan import Seat, SessionPlan
 from llm_council.council.prompts import (

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from llm_council.config import BASE_URL_ENV, CouncilConfig, GatewayChoice
+from llm_council.choices import GatewayChoice
+from llm_council.config import BASE_URL_ENV, CouncilConfig
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.gateway.openrouter import OpenRouterGateway
 from llm_council.registry import Registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,10 +20,11 @@ from llm_council.audition.store import (
     StoreConfigError,
     open_store,
 )
-from llm_council.cli_errors import fail
-from llm_council.config import TIERS, ConfigError, load_config
+from llm_council.choices import TIERS
+from llm_council.cli.common import ConfigOpt, JsonOpt
+from llm_council.cli.errors import fail
+from llm_council.config import ConfigError, load_config
 from llm_council.council.result import CallRecord, SeatResult, SessionResult
-from llm_council.ops_common import ConfigOpt, JsonOpt
 from llm_council.pareto import is_pareto_model
 from llm_council.textsafe import markup_text, one_line, plain
 
@@ -157,22 +158,14 @@ def show_session(
         store.close()
     _say_notices(store)
     if as_json:
-        typer.echo(json.dumps(session_json(result), indent=2))
+        typer.echo(json.dumps(result.stored_json(), indent=2))
         return
     console = Console(emoji=False)  # a model id like :fire: stays text
     _print_header(console, result)
-    from llm_council.render import render_result
+    from llm_council.cli.render import render_result
 
     render_result(console, result)
     _print_routing(console, result)
-
-
-def session_json(result: SessionResult) -> dict[str, Any]:
-    """The ``run --json`` contract of a stored session plus its ``calls[]``."""
-    return {
-        **result.model_dump(mode="json"),
-        "calls": [c.model_dump(mode="json") for c in result.calls],
-    }
 
 
 def _print_header(console: Console, result: SessionResult) -> None:

@@ -17,9 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from llm_council.cli_errors import fail
-from llm_council.gateway.base import GatewayConfigError, GatewayError
-from llm_council.ops_common import (
+from llm_council.cli.common import (
     OBSERVED_SINCE,
     ConfigOpt,
     GatewayOpt,
@@ -28,6 +26,8 @@ from llm_council.ops_common import (
     load_all,
     since_or_exit,
 )
+from llm_council.cli.errors import fail
+from llm_council.gateway.base import GatewayConfigError, GatewayError
 from llm_council.paths import default_overlay_path
 from llm_council.registry import RegistryError, load_registry
 from llm_council.textsafe import markup_text, terminal_text

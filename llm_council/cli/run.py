@@ -1,58 +1,26 @@
-"""The ``llm-council`` command line. Exit codes: 0 success, 1 the work failed, 2 bad input."""
+"""``llm-council run``: one council session, live on a terminal, JSON for scripts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from llm_council.audition.sessions_cli import sessions_app
-from llm_council.audition.store_errors import StoreConfigError
-from llm_council.batch_cli import batch_command
-from llm_council.cli_errors import fail
-from llm_council.cli_signals import cancel_on_sigint
-from llm_council.config import ConfigError, DuplicatePolicy, Mode, Tier
-from llm_council.eval_cli import eval_command
-from llm_council.gateway.base import GatewayConfigError
-from llm_council.log import configure_logging
-from llm_council.mcp_cli import mcp_command
-from llm_council.ops_cli import check_command, registry_app, report_command
-from llm_council.ops_common import ConfigOpt, GatewayOpt
-from llm_council.registry import RegistryError
-from llm_council.serve_cli import serve_command
+from llm_council.choices import DuplicatePolicy, Mode, Tier
+from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.errors import fail
 from llm_council.textsafe import markup_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from llm_council.council.plan import SessionPlan
     from llm_council.council.result import SessionResult
     from llm_council.service import CouncilService, RunRequest
-
-app = typer.Typer(
-    name="llm-council",
-    help="A coding council of models with OpenRouter Pareto Router seats.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-sandbox_app = typer.Typer(help="The offline OpenRouter-compatible sandbox.", no_args_is_help=True)
-app.add_typer(sandbox_app, name="sandbox")
-
-
-@app.callback()
-def _main(
-    log_level: Annotated[
-        str, typer.Option(envvar="LLM_COUNCIL_LOG_LEVEL", help="debug, info, warning or error.")
-    ] = "warning",
-) -> None:
-    if log_level.lower() not in {"debug", "info", "warning", "error"}:
-        raise fail(f"--log-level must be debug, info, warning or error (got {log_level!r})", 2)
-    configure_logging(log_level, secrets=[os.environ.get("OPENROUTER_API_KEY", "")])
 
 
 def _read_prompt(prompt: str | None, file: Path | None) -> str:
@@ -91,8 +59,7 @@ def _decode(data: bytes, what: str) -> str:
         ) from None
 
 
-@app.command()
-def run(
+def run_command(
     prompt: Annotated[
         str | None, typer.Argument(help="The question; '-' or omitted reads stdin.")
     ] = None,
@@ -124,8 +91,14 @@ def run(
     Ctrl-C stops the session and keeps every finished call (stored as interrupted);
     a second Ctrl-C exits at once.
     """
+    from rich.console import Console
+
     from llm_council.api import Council
+    from llm_council.audition.store_errors import StoreConfigError
+    from llm_council.config import ConfigError
     from llm_council.council.preflight import PreflightError
+    from llm_council.gateway.base import GatewayConfigError
+    from llm_council.registry import RegistryError
     from llm_council.service import CouncilService, RunRequest
 
     text = _read_prompt(prompt, file)
@@ -157,7 +130,7 @@ def run(
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
     else:
-        from llm_council.render import render_result
+        from llm_council.cli.render import render_result
 
         render_result(Console(), result)
     if result.status == "interrupted":
@@ -181,7 +154,8 @@ async def _run_session(
     service: CouncilService, request: RunRequest, plan: SessionPlan, as_json: bool, err: Console
 ) -> SessionResult:
     """Run the session; the first Ctrl-C cancels it (what finished is kept), a second exits."""
-    from llm_council.render import LiveProgress
+    from llm_council.cli.render import LiveProgress
+    from llm_council.cli.signals import cancel_on_sigint
 
     restore = cancel_on_sigint(err, "keeping the finished calls")
     try:
@@ -194,43 +168,3 @@ async def _run_session(
     finally:
         restore()
         await service.aclose()
-
-
-@sandbox_app.command("serve")
-def sandbox_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    seed: Annotated[int, typer.Option(help="Seed for the synthetic answers.")] = 0,
-    latency_ms: Annotated[
-        float, typer.Option(min=0, help="Simulated latency of a median-speed model, ms.")
-    ] = 2.0,
-    fixed_latency: Annotated[
-        bool, typer.Option(help="Every model takes exactly --latency-ms (no per-model speeds).")
-    ] = False,
-) -> None:
-    """Serve the simulated OpenRouter API (``/api/v1``) over HTTP for other tools and tests."""
-    from llm_council.sandbox import SandboxOptions
-    from llm_council.sandbox.server import serve
-
-    if not 0 < port < 65536:
-        raise fail(f"--port must be 1..65535 (got {port})", 2)
-    Console(stderr=True).print(
-        f"sandbox: simulated OpenRouter on http://{host}:{port}/api/v1 (answers are synthetic)",
-        highlight=False,
-    )
-    options = SandboxOptions(seed=seed, latency_ms=latency_ms, scale_latency=not fixed_latency)
-    serve(host=host, port=port, options=options)
-
-
-app.add_typer(sessions_app, name="sessions")
-app.command("report")(report_command)
-app.command("check")(check_command)
-app.command("batch")(batch_command)
-app.command("eval")(eval_command)
-app.command("serve")(serve_command)
-app.command("mcp")(mcp_command)
-app.add_typer(registry_app, name="registry")
-
-
-def main() -> None:
-    app()

@@ -23,9 +23,11 @@ from llm_council.api import Council
 from llm_council.audition.store_errors import StoreConfigError
 from llm_council.batch import BatchResult, BatchState, ItemOutcome, run_batch
 from llm_council.batch_input import BatchInputError, Journal, PromptItem, load_prompts
-from llm_council.cli_errors import fail
-from llm_council.cli_signals import cancel_on_sigint
-from llm_council.config import TIERS, ConfigError, CouncilConfig, Tier
+from llm_council.choices import TIERS, Tier
+from llm_council.cli.common import ConfigOpt, GatewayOpt, cells
+from llm_council.cli.errors import fail
+from llm_council.cli.signals import cancel_on_sigint
+from llm_council.config import ConfigError, CouncilConfig
 from llm_council.council.estimate import (
     ESTIMATE_LABEL,
     REFERENCE_PROMPT_TOKENS,
@@ -35,7 +37,6 @@ from llm_council.council.estimate import (
 from llm_council.council.plan import plan_session
 from llm_council.gateway.base import GatewayConfigError
 from llm_council.gateway.openrouter import OpenRouterGateway
-from llm_council.ops_common import ConfigOpt, GatewayOpt, cells
 from llm_council.registry import Registry, RegistryError
 from llm_council.textsafe import markup_text, one_line, terminal_text
 

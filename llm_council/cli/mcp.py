@@ -15,9 +15,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llm_council.cli_errors import fail
+from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.errors import fail
 from llm_council.log import ROOT_LOGGER
-from llm_council.ops_common import ConfigOpt, GatewayOpt
 from llm_council.textsafe import markup_text
 
 __all__ = ["mcp_command"]

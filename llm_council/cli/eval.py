@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from llm_council.cli_errors import fail
-from llm_council.config import Tier
-from llm_council.ops_common import ConfigOpt, GatewayOpt
+from llm_council.choices import Tier
+from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.errors import fail
 from llm_council.textsafe import markup_text
 
 if TYPE_CHECKING:
@@ -113,8 +113,8 @@ async def _evaluate(
     err: Console,
 ) -> tuple[BatchResult, list[SessionResult], list[Grade]]:
     """Run the tasks' sessions (batch runner), then grade each stored session."""
-    from llm_council.batch_cli import run_interactive
     from llm_council.batch_input import PromptItem
+    from llm_council.cli.batch import run_interactive
     from llm_council.evaluation.grade import grade_session
 
     items = [PromptItem(id=t.id, prompt=t.prompt, tier=tier, line=i) for i, t in enumerate(tasks)]

@@ -1,0 +1,64 @@
+"""Pieces the commands share: options, loading config and registry, ``--since``, and
+terminal-safe table cells. Imports stay light so every command module can use them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from llm_council.choices import GatewayChoice
+from llm_council.cli.errors import fail
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from llm_council.config import CouncilConfig
+    from llm_council.registry import Registry
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (else LLM_COUNCIL_CONFIG, ./unified_config.yaml, shipped default).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+GatewayOpt = Annotated[
+    GatewayChoice, typer.Option(help="auto: OpenRouter with a key, else the sandbox.")
+]
+OBSERVED_SINCE = "30d"  # check / sync --from-store: the router's recent shortlist, not its history
+
+
+def load_all(config_path: Path | None) -> tuple[CouncilConfig, Registry]:
+    """Config and registry (with the sync overlay); a problem with either exits 2."""
+    from llm_council.config import ConfigError, load_config
+    from llm_council.paths import default_overlay_path
+    from llm_council.registry import RegistryError, load_registry
+
+    try:
+        return load_config(config_path), load_registry(overlay=default_overlay_path())
+    except (ConfigError, RegistryError) as exc:
+        raise fail(str(exc), 2) from None
+
+
+def since_or_exit(value: str | None) -> datetime | None:
+    """``--since`` as aware UTC, or exit 2 naming the accepted forms."""
+    from llm_council.timeutil import parse_since
+
+    try:
+        return parse_since(value) if value else None
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def cells(*values: str) -> list[Text]:
+    """Table cells from outside text: Text is never parsed as markup; controls are escaped."""
+    from rich.text import Text
+
+    from llm_council.textsafe import terminal_text
+
+    return [Text(terminal_text(v)) for v in values]
