@@ -129,11 +129,9 @@ class _EventFormatter(logging.Formatter):
     A traceback is shown whole only at debug level; otherwise its last line says what failed.
     """
 
-    def __init__(
-        self, renderer: Any, secrets: tuple[str, ...], *, console: bool, tracebacks: bool
-    ) -> None:
+    def __init__(self, secrets: tuple[str, ...], *, console: bool, tracebacks: bool) -> None:
         super().__init__()
-        self._render = renderer
+        self._renderer: Any = None  # structlog's, built at the first record (fast CLI start)
         self._secrets = secrets
         # Imported here: textsafe pulls in rich, which library users of get_logger never need.
         from llm_council.textsafe import terminal_text
@@ -157,9 +155,20 @@ class _EventFormatter(logging.Formatter):
         # Library records arrive masked; this second pass covers anything else that
         # reaches the handler (e.g. an exception's traceback text).
         masked = redact_deep(event, *self._secrets)
-        line = str(self._render(None, record.levelname.lower(), masked))
+        line = str(self._render()(None, record.levelname.lower(), masked))
         # JSON escapes every non-ASCII character itself; console text needs it done.
         return self._safe(line) if self._safe else line
+
+    def _render(self) -> Any:
+        if self._renderer is None:
+            import structlog
+
+            self._renderer = (
+                structlog.dev.ConsoleRenderer(colors=False)
+                if self._safe
+                else structlog.processors.JSONRenderer()
+            )
+        return self._renderer
 
 
 def configure_logging(
@@ -171,22 +180,15 @@ def configure_logging(
     ``secrets`` are registered for masking process-wide. Calling again replaces the
     handler this function installed; other handlers and the root logger are left alone.
     """
-    import structlog
-
     known = tuple(s.strip() for s in secrets if s and s.strip())
     for secret in known:
         register_secret(secret)
     as_json = not sys.stderr.isatty() if json is None else json
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
     handler = _CurrentStderrHandler()
     handler.set_name(_CLI_HANDLER)
     threshold = logging.getLevelNamesMapping()[level.upper()]
     handler.setFormatter(
-        _EventFormatter(renderer, known, console=not as_json, tracebacks=threshold <= logging.DEBUG)
+        _EventFormatter(known, console=not as_json, tracebacks=threshold <= logging.DEBUG)
     )
     logger = logging.getLogger(ROOT_LOGGER)
     for old in [h for h in logger.handlers if h.get_name() == _CLI_HANDLER]:

@@ -51,7 +51,7 @@ def check_command(
     since_at = since_or_exit(since)
     cfg, registry = load_all(config)
     if cost:  # an estimate from registry prices, labelled so (llm_council.council.estimate)
-        from llm_council.cli.batch import show_cost_estimates
+        from llm_council.cli.cost import show_cost_estimates
 
         show_cost_estimates(cfg, registry, as_json)
         return

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-
-from llm_council.textsafe import markup_text
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -15,6 +12,10 @@ def fail(message: str, code: int) -> typer.Exit:
     it is shown literally: ``[bold]`` stays visible, ``[/x]`` cannot raise, controls are
     neutralised.
     """
+    from rich.console import Console
+
+    from llm_council.textsafe import markup_text
+
     Console(stderr=True, soft_wrap=True).print(
         f"[red]error:[/red] {markup_text(message)}", highlight=False, markup=True, emoji=False
     )

@@ -8,21 +8,20 @@ and "pick the Borda winner" in solved tasks per dollar.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from llm_council.choices import Tier
 from llm_council.cli.common import ConfigOpt, GatewayOpt
 from llm_council.cli.errors import fail
-from llm_council.textsafe import markup_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from llm_council.api import Council
     from llm_council.batch_result import BatchResult
     from llm_council.council.result import SessionResult
@@ -60,12 +59,17 @@ def eval_command(
     seed: Annotated[int, typer.Option(help="Sandbox seed (sandbox gateway only).")] = 0,
 ) -> None:
     """Judge the council and each seat against running code: pass rates, cost per solved task."""
+    import asyncio
+
+    from rich.console import Console
+
     from llm_council.api import Council
     from llm_council.audition.store_errors import StoreConfigError
     from llm_council.config import ConfigError
     from llm_council.evaluation.tasks import TaskFileError, load_tasks
     from llm_council.gateway.base import GatewayConfigError
     from llm_council.registry import RegistryError
+    from llm_council.textsafe import markup_text
 
     try:
         chosen = load_tasks(tasks)
@@ -113,8 +117,11 @@ async def _evaluate(
     err: Console,
 ) -> tuple[BatchResult, list[SessionResult], list[Grade]]:
     """Run the tasks' sessions (batch runner), then grade each stored session."""
+
+    import asyncio
+
     from llm_council.batch_input import PromptItem
-    from llm_council.cli.batch import run_interactive
+    from llm_council.cli.batch_progress import run_interactive
     from llm_council.evaluation.grade import grade_session
 
     items = [PromptItem(id=t.id, prompt=t.prompt, tier=tier, line=i) for i, t in enumerate(tasks)]
@@ -142,7 +149,10 @@ async def _evaluate(
 
 
 def _emit(report: object, output_format: EvalFormat, output: Path | None) -> None:
+    from rich.console import Console
+
     from llm_council.evaluation.render import render_html, render_markdown, render_table
+    from llm_council.textsafe import markup_text
 
     if output_format is EvalFormat.table:
         if output is None:

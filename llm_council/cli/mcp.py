@@ -7,8 +7,6 @@ clients are in docs/mcp.md.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +15,6 @@ from rich.console import Console
 
 from llm_council.cli.common import ConfigOpt, GatewayOpt
 from llm_council.cli.errors import fail
-from llm_council.log import ROOT_LOGGER
 from llm_council.textsafe import markup_text
 
 __all__ = ["mcp_command"]
@@ -50,9 +47,13 @@ def mcp_command(
     stdio by default (the client starts this command); --http PORT listens on 127.0.0.1 only.
     Files attached to consult_council must lie under --root (default: where it starts).
     """
+    import asyncio
+    import logging
+
     from llm_council.audition.store_errors import StoreConfigError
     from llm_council.config import ConfigError
     from llm_council.gateway.base import GatewayConfigError
+    from llm_council.log import ROOT_LOGGER
     from llm_council.registry import RegistryError
     from llm_council.service import CouncilService
 

@@ -6,16 +6,12 @@ Rich ``Text`` or through ``textsafe.markup_text``; ``--json`` keeps them exact.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from llm_council.cli.common import (
     OBSERVED_SINCE,
@@ -27,12 +23,10 @@ from llm_council.cli.common import (
     since_or_exit,
 )
 from llm_council.cli.errors import fail
-from llm_council.gateway.base import GatewayConfigError, GatewayError
-from llm_council.paths import default_overlay_path
-from llm_council.registry import RegistryError, load_registry
-from llm_council.textsafe import markup_text, terminal_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from llm_council.registry_sync import ShortlistSyncResult, SyncResult
 
 registry_app = typer.Typer(help="The model registry and its price overlay.", no_args_is_help=True)
@@ -41,6 +35,14 @@ registry_app = typer.Typer(help="The model registry and its price overlay.", no_
 @registry_app.command("list")
 def registry_list(as_json: JsonOpt = False) -> None:
     """Models in the registry (with the sync overlay applied) and the Pareto shortlist."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from llm_council.paths import default_overlay_path
+    from llm_council.registry import RegistryError, load_registry
+    from llm_council.textsafe import markup_text, terminal_text
+
     overlay = default_overlay_path()
     try:
         shipped, registry = load_registry(), load_registry(overlay=overlay)
@@ -126,6 +128,16 @@ def registry_sync(
     router listed on recent Pareto calls instead. The shipped registry file is never edited;
     the overlay lives in the user data directory.
     """
+    import asyncio
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from llm_council.gateway.base import GatewayConfigError, GatewayError
+    from llm_council.paths import default_overlay_path
+    from llm_council.registry import RegistryError, load_registry
+    from llm_council.textsafe import markup_text, terminal_text
+
     if from_store:
         _sync_from_store(config, since_or_exit(since), dry_run=dry_run, as_json=as_json)
         return
@@ -190,8 +202,11 @@ def _sync_from_store(
     config: Path | None, since: datetime | None, *, dry_run: bool, as_json: bool
 ) -> None:
     """``registry sync --from-store``: the overlay's shortlist from the observed shortlist."""
+    from rich.console import Console
+
     from llm_council.audition.report_router import observe_shortlist
     from llm_council.audition.store import AuditionStoreError, open_store
+    from llm_council.paths import default_overlay_path
     from llm_council.registry_sync import sync_shortlist
 
     cfg, registry = load_all(config)
@@ -217,6 +232,10 @@ def _sync_from_store(
 
 
 def _print_shortlist_sync(console: Console, result: ShortlistSyncResult) -> None:
+    from rich.text import Text
+
+    from llm_council.textsafe import terminal_text
+
     for change in result.changes:
         added = ", ".join(f"+{m}" for m in change.added)
         removed = ", ".join(f"-{m}" for m in change.removed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -91,6 +90,8 @@ def run_command(
     Ctrl-C stops the session and keeps every finished call (stored as interrupted);
     a second Ctrl-C exits at once.
     """
+    import asyncio
+
     from rich.console import Console
 
     from llm_council.api import Council

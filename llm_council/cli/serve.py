@@ -7,7 +7,6 @@ the ``openai`` client and curl is in docs/http.md.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from typing import Annotated
 
@@ -56,6 +55,8 @@ def serve_command(
     Streaming (stream: true) sends progress as SSE comments, then the chairman's synthesis
     as it is written.
     """
+    import asyncio
+
     from llm_council.audition.store_errors import StoreConfigError
     from llm_council.config import ConfigError
     from llm_council.gateway.base import GatewayConfigError
