@@ -9,8 +9,10 @@ interpreter, so nothing an earlier test imported can hide a regression. Timings 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = (
     "sqlalchemy",
@@ -62,3 +64,32 @@ def test_run_help_loads_no_heavy_module():
     loaded = loaded_by("run")
     assert "llm_council.cli.run" in loaded
     assert not {m for m in HEAVY if m in loaded and m != "pydantic"}
+
+
+def test_shell_completion_completes_commands_and_options():
+    # What `llm-council --install-completion` installs calls the program back like this.
+    def complete(words: str, cword: int) -> list[str]:
+        env = {
+            **os.environ,
+            "_LLM_COUNCIL_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(cword),
+        }
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "llm-council")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert complete("llm-council ses", 1) == ["sessions"]
+    assert "--duplicate-policy" in complete("llm-council run --dup", 2)
+    assert complete("llm-council run --tier ", 3) == [
+        "quick",
+        "balanced",
+        "high",
+        "reasoning",
+        "frontier",
+    ]
