@@ -1,5 +1,7 @@
-"""The HTML report opened in headless Chromium: it renders offline, its labels fit inside
-their charts with real font metrics, and the drawn bars keep the report's proportions.
+"""The HTML report opened in headless Chromium: it renders offline at 1280 and 390 px wide
+(screenshots of both), a 390 px page (a phone) never scrolls sideways, its labels fit inside
+their charts with real font metrics at both widths, and the drawn bars keep the report's
+proportions.
 
 Skipped only when no Chromium is installed and LLM_COUNCIL_REQUIRE_CHROMIUM is unset (CI
 sets it and installs chromium, so there it fails instead of skipping).
@@ -7,6 +9,7 @@ sets it and installs chromium, so there it fails instead of skipping).
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -33,6 +36,7 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--hide-scrollbars",
 )
 # Measures the page as drawn: every <text> and bar of every chart by its bounding box. Added
 # to a copy of the page by this test only; the report itself never carries a script.
@@ -110,15 +114,84 @@ def _distinct_bytes(png: bytes) -> int:
     return len(set(zlib.decompress(idat)))
 
 
-def test_report_renders_in_headless_chromium(chromium, page, tmp_path):
-    shot = tmp_path / "shot.png"
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_screenshots_at_desktop_and_phone_width(chromium, page, tmp_path, width):
+    shot = tmp_path / f"report-{width}.png"
     done = _chromium(
-        chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,2400",
+        chromium, tmp_path / "profile", f"--screenshot={shot}", f"--window-size={width},2400",
         page.as_uri(),
     )  # fmt: skip
     assert shot.is_file(), done.stderr.decode(errors="replace")[-2000:]
-    assert shot.stat().st_size > 10_000
-    assert _distinct_bytes(shot.read_bytes()) > 16  # drawn charts, not a single colour
+    png = shot.read_bytes()
+    assert _png_size(png) == (width, 2400)
+    assert len(png) > 10_000
+    assert _distinct_bytes(png) > 16  # drawn charts, not a single colour
+
+
+# The report in a 390 px frame (headless windows are at least 500 px wide; a frame is as
+# narrow as we like), measured from the page around it: how wide the report's document
+# became, and where each chart, its texts and each table ended up.
+NARROW = 390
+FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="frame" style="width:%dpx;height:20000px;border:0" srcdoc="%s"></iframe>
+<script>
+window.addEventListener("load", () => {
+  const frame = document.getElementById("frame");
+  const doc = frame.contentDocument;
+  const rect = (e) => { const r = e.getBoundingClientRect(); return {l: r.left, r: r.right, w: r.width}; };
+  const out = {
+    scroll: doc.documentElement.scrollWidth, client: doc.documentElement.clientWidth,
+    charts: {}, tables: [...doc.querySelectorAll("table")].map(rect),
+  };
+  for (const svg of doc.querySelectorAll("svg[data-chart]")) {
+    const box = svg.getBoundingClientRect();
+    out.charts[svg.id] = {...rect(svg), texts: [...svg.querySelectorAll("text")].map((t) => {
+      const r = t.getBoundingClientRect();
+      return {s: t.textContent, l: r.left - box.left, r: r.right - box.left};
+    })};
+  }
+  const pre = document.createElement("pre");
+  pre.id = "measured";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script></body></html>"""
+
+
+def _dump_measured(binary: str, tmp: Path, probe: Path) -> dict:
+    dom = _chromium(
+        binary, tmp / "profile", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()
+    ).stdout.decode(errors="replace")
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.fixture(scope="module")
+def narrow(chromium, page, tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("narrow")
+    probe = tmp / "narrow.html"
+    report = page.read_text(encoding="utf-8")
+    probe.write_text(FRAME % (NARROW, html.escape(report, quote=True)), encoding="utf-8")
+    return _dump_measured(chromium, tmp, probe)
+
+
+def test_a_phone_width_page_never_scrolls_sideways(narrow):
+    assert narrow["client"] == NARROW
+    assert narrow["scroll"] <= NARROW  # nothing wider than the screen
+    assert set(narrow["charts"]) == set(CHARTS)
+    for chart_id, chart in narrow["charts"].items():
+        assert chart["l"] >= 0 and chart["r"] <= NARROW + 0.5, (chart_id, chart)
+        assert chart["w"] > 200, (chart_id, chart)  # scaled to the screen, not collapsed
+        for text in chart["texts"]:  # scaled with its chart: still inside it
+            if text["s"].strip():
+                assert text["l"] >= -0.5 and text["r"] <= chart["w"] + 0.5, (chart_id, text)
+    assert narrow["tables"] and all(t["r"] <= NARROW + 0.5 for t in narrow["tables"])
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +199,7 @@ def measured(chromium, page, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("measure")
     probe = tmp / "probe.html"
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"))
-    dom = _chromium(
-        chromium, tmp / "profile", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()
-    ).stdout.decode(errors="replace")
-    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return _dump_measured(chromium, tmp, probe)
 
 
 def test_every_label_fits_inside_its_chart(measured):
@@ -168,3 +236,19 @@ def test_drawn_bars_keep_the_report_proportions(measured):
     exact = next(h for t, h in duplicates.items() if t.startswith("balanced exact:"))
     # 6 balanced sessions with a Pareto seat: any 2 (A, C), exact 1 (A).
     assert any_rate / exact == pytest.approx(2.0, rel=0.02)
+
+
+def test_report_prints_to_a_few_pages(chromium, page, tmp_path):
+    """Printed (``@media print``): the whole report on a handful of pages of one paper size,
+    not one page per chart and not a page cut off at the right."""
+    pdf = tmp_path / "report.pdf"
+    done = _chromium(
+        chromium, tmp_path / "profile", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+        page.as_uri(),
+    )  # fmt: skip
+    assert pdf.is_file(), done.stderr.decode(errors="replace")[-2000:]
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = re.findall(rb"/Type\s*/Page[^s]", data)
+    assert 2 <= len(pages) <= 12, len(pages)
+    assert len(set(re.findall(rb"/MediaBox\s*\[[^\]]*\]", data))) == 1

@@ -7,6 +7,7 @@ that name them. ``test_report_browser`` opens the same page in Chromium.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -222,3 +223,67 @@ def test_empty_report_still_has_its_charts_and_says_so(tmp_path):
     assert any("no sessions yet" in t for t in page.charts["chart-duplicates"].texts)
     assert any("no data: 0 Pareto calls" in t for t in page.charts["chart-shortlist-overall"].texts)
     assert all(not c.bars() for c in page.charts.values())
+
+
+# -- small screens, print, empty charts, the legend ------------------------------------------
+
+
+def test_the_page_scales_to_a_phone_and_prints_cleanly(report, page):
+    text = render_html(report)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
+    # Every chart keeps its proportions when the page narrows: a viewBox, and CSS that caps
+    # its width at the page's and lets the height follow.
+    for chart_id, chart in page.charts.items():
+        box = chart.attrs["viewbox"].split()  # HTMLParser lowercases attribute names
+        assert box[2:] == [chart.attrs["width"], chart.attrs["height"]], chart_id
+    styles = page.styles
+    assert "svg{display:block;max-width:100%;height:auto" in styles
+    assert "overflow-wrap:anywhere" in styles  # a table cell never widens the page
+    assert "@media (max-width:600px)" in styles
+    printed = styles[styles.index("@media print") :]
+    assert "break-inside:avoid" in printed and "break-after:avoid" in printed
+    # Model ids in the figures may break after their '/', and nowhere else by choice.
+    assert f"{KIMI.replace('/', '/<wbr>')} 50%" in text
+
+
+def test_charts_without_any_data_say_so_in_words(tmp_path):
+    quick_only = [s for s in fixed_sessions() if s.tier == "quick"]  # no Pareto seat at all
+    report = build_report(make_store(tmp_path / "q.db", quick_only), REGISTRY)
+    page = parse(render_html(report))
+    duplicates = page.charts["chart-duplicates"]
+    assert not duplicates.bars() and duplicates.texts.count("n/a") == 4
+    assert "no data: no session in this window had a Pareto seat" in duplicates.texts
+    # The quick tier's named seats were ranked: the Borda chart has a bar, so no such line.
+    assert page.charts["chart-borda"].bars() and not any(
+        t.startswith("no data:") for t in page.charts["chart-borda"].texts
+    )
+    paired = page.charts["chart-paired"]
+    assert "no data: no session with a Borda score on both sides" in paired.texts
+    assert not [s for s in paired.shapes if s.attrs.get("class") == "point"]
+    share = page.charts["chart-share-quick"]
+    assert "no Pareto seat resolved in this window" in share.texts
+
+
+def test_a_legend_past_twelve_models_names_the_rest_in_a_tooltip(report):
+    balanced = report.tiers["balanced"]
+    extra = [
+        balanced.resolved_models[0].model_copy(update={"model": f"vendor{n}/model-{n}"})
+        for n in range(12)
+    ]
+    crowded = report.model_copy(
+        update={
+            "tiers": {
+                **report.tiers,
+                "balanced": balanced.model_copy(
+                    update={"resolved_models": [*balanced.resolved_models, *extra]}
+                ),
+            }
+        }
+    )
+    text = render_html(crowded)
+    chart = parse(text).charts["chart-share-balanced"]
+    assert "+3 more" in chart.texts  # 15 models, 12 shown
+    tooltip = re.search(r">\+3 more<title>([^<]*)</title>", text)
+    assert tooltip and tooltip.group(1).split(", ") == [
+        f"vendor{n}/model-{n} 50%" for n in range(9, 12)
+    ]

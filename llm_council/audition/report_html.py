@@ -49,22 +49,47 @@ def render_html(report: Report) -> str:
     ]
     for name, tier in tier_rows(report):
         rows = "".join(
-            f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in summary_lines(name, tier)
+            f"<tr><th>{esc(k)}</th><td>{_breakable(esc(v))}</td></tr>"
+            for k, v in summary_lines(name, tier)
         )
         body.append(f"<h3>{esc(name)}</h3><table>{rows}</table>")
     advice = "".join(f"<li>{esc(r)}</li>" for r in advice_lines(report))
     body.append(f"<h2>Recommendations</h2><ul>{advice}</ul>")
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
-        "table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:left;font-size:14px}svg{background:#fafafa;"
-        "border:1px solid #ddd}.legend{font-size:12px}"
-    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>llm-council audition report</title><style>{style}</style></head>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>llm-council audition report</title><style>{STYLE}</style></head>"
         f"<body>{''.join(body)}</body></html>"
     )
+
+
+# Charts scale down with the page (viewBox, width 100% at most): at 390 px a phone shows each
+# chart whole, the figures tables below carry every number as text. Printed, charts and
+# table rows are not split across pages and headings stay with what follows them.
+STYLE = (
+    "*{box-sizing:border-box}"
+    "body{font-family:sans-serif;margin:0 auto;padding:1em 2em;max-width:1100px;color:#222;"
+    "line-height:1.4}"
+    "h2{font-size:1.25em;margin-top:1.6em}h3{font-size:1.05em}"
+    "svg{display:block;max-width:100%;height:auto;background:#fafafa;border:1px solid #ddd;"
+    "margin:.5em 0}"
+    "table{border-collapse:collapse;margin-bottom:1em;max-width:100%}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;"
+    "font-size:14px;overflow-wrap:anywhere}"
+    ".legend{font-size:12px}"
+    "@media (max-width:600px){body{padding:.5em .75em}h1{font-size:1.35em}"
+    "h2{font-size:1.1em}th,td{font-size:13px;padding:3px 5px}}"
+    "@media print{@page{margin:1.5cm}body{max-width:none;padding:0;color:#000;font-size:11pt}"
+    "svg{background:none;border:none;break-inside:avoid;page-break-inside:avoid}"
+    "h2,h3{break-after:avoid;page-break-after:avoid}tr,li{break-inside:avoid;"
+    "page-break-inside:avoid}}"
+)
+
+
+def _breakable(escaped: str) -> str:
+    """Escaped text with a line-break opportunity after each ``/``: a narrow page wraps a
+    model id between vendor and name rather than inside either."""
+    return escaped.replace("/", "/<wbr>")
 
 
 def _share_over_time(name: str, tier: TierReport, colour: dict[str, str]) -> str:
@@ -112,9 +137,11 @@ def _share_over_time(name: str, tier: TierReport, colour: dict[str, str]) -> str
             f'y="{39 + j * 16}" font-size="11">{esc(model)} {share:.0%}</text>'
         )
     if len(models) > len(shown):
+        # The models past the twelfth are named in the tooltip, with their shares.
+        rest = ", ".join(f"{m.model} {m.share:.0%}" for m in tier.resolved_models[len(shown) :])
         parts.append(
             f'<text class="legend" x="{width - legend}" y="{39 + len(shown) * 16}" '
-            f'font-size="11">+{len(models) - len(shown)} more</text>'
+            f'font-size="11">+{len(models) - len(shown)} more<title>{esc(rest)}</title></text>'
         )
     label = f"{name}: resolved-model share of the Pareto seat per day"
     return svg(f"chart-share-{slug(name)}", "share", label, width, height, "".join(parts))
@@ -137,9 +164,12 @@ class _Bar:
 
 def _grouped_bars(
     chart_id: str, label: str, report: Report, series: Sequence[str], top_label: str,
-    bars: Callable[[str, TierReport], list[_Bar]],
+    bars: Callable[[str, TierReport], list[_Bar]], empty: str,
 ) -> str:  # fmt: skip
-    """One group of bars per tier (one bar per series, optional CI whiskers), with a legend."""
+    """One group of bars per tier (one bar per series, optional CI whiskers), with a legend.
+
+    A bar without data is "n/a", never a zero-height bar; a chart without any says ``empty``.
+    """
     width, height, left, bottom = 900, 260, 50, 40
     scale = height - bottom - 30
     tiers = list(report.tiers.items())
@@ -183,6 +213,10 @@ def _grouped_bars(
         )
     if not tiers:
         parts.append(f'<text x="{left}" y="{height // 2}" font-size="14">no sessions yet</text>')
+    elif all(b.value is None for name, tier in tiers for b in bars(name, tier)):
+        parts.append(
+            f'<text x="{left + 10}" y="{height // 2}" font-size="14">no data: {esc(empty)}</text>'
+        )
     return svg(chart_id, chart_id.removeprefix("chart-"), label, width, height, "".join(parts))
 
 
@@ -209,6 +243,7 @@ def _duplicate_chart(report: Report) -> str:
         kinds,
         "100%",
         bars,
+        "no session in this window had a Pareto seat",
     )
 
 
@@ -232,6 +267,7 @@ def _borda_chart(report: Report) -> str:
         ("Pareto", "named"),
         "1.0",
         bars,
+        "no answer in this window was ranked",
     )
 
 

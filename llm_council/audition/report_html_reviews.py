@@ -56,6 +56,7 @@ def _paired(report: Report) -> str:
         rows.append(_Row(name, p.mean_diff, p.ci95, text))
     return _forest(
         "chart-paired",
+        "no session with a Borda score on both sides",
         "paired",
         "Pareto seat's Borda minus the named seats' mean, within sessions; "
         "won/lost/tied in brackets",
@@ -77,6 +78,7 @@ def _agreement(report: Report) -> str:
         rows.append(_Row(name, a.kendall_w, a.ci95, text, a.chance_w))
     return _forest(
         "chart-agreement",
+        "no session with two ballots over a shared answer",
         "agreement",
         "Kendall's W of the reviewers per session, averaged; tick: random ballots",
         rows,
@@ -97,6 +99,7 @@ def _position(report: Report) -> str:
         rows.append(_Row(name, b.first_choice_rate, b.ci95, text, b.chance_rate))
     return _forest(
         "chart-position",
+        "no counted review was shown two answers or more",
         "position",
         "share of reviews whose top choice was the answer shown first; tick: chance",
         rows,
@@ -107,6 +110,7 @@ def _position(report: Report) -> str:
 
 def _forest(
     chart_id: str,
+    empty: str,
     kind: str,
     label: str,
     rows: list[_Row],
@@ -114,10 +118,13 @@ def _forest(
     ticks: tuple[str, str, str],
 ) -> str:
     lo, hi = scale
+    nothing = all(row.value is None for row in rows)
+    message = f"no data: {empty}"
     left = 20 + max((text_px(r.label) for r in rows), default=60)
     right = 20 + max((text_px(r.text) for r in rows), default=60)
-    width = max(left + _PLOT + right, 20 + text_px(label))
-    height = _TOP + _ROW * max(1, len(rows)) + 8
+    width = max(left + _PLOT + right, 20 + text_px(label), 20 + text_px(message) if nothing else 0)
+    # With no data at all, one line below the rows says why (each row also says "no data").
+    height = _TOP + _ROW * max(1, len(rows)) + (26 if nothing else 8)
 
     def x(value: float) -> float:
         return left + _PLOT * (min(hi, max(lo, value)) - lo) / (hi - lo)
@@ -131,6 +138,11 @@ def _forest(
             f'stroke="{"#999" if value == 0 else "#e3e3e3"}"/>'
             f'<text x="{x(value):.1f}" y="{_TOP - 10}" font-size="10" text-anchor="{anchor}">'
             f"{tick}</text>"
+        )
+    if nothing:
+        parts.append(
+            f'<text class="empty" x="10" y="{bottom + 16}" font-size="11" fill="#555">'
+            f"{esc(message)}</text>"
         )
     for i, row in enumerate(rows):
         y = _TOP + i * _ROW + _ROW / 2

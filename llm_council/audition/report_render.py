@@ -2,22 +2,24 @@
 lines every format shares.
 
 Model ids, tier names and dates come from the store, which anyone with the URL can write:
-the table shows them through ``textsafe`` as Rich ``Text`` (no markup, controls escaped),
+the table shows them through ``textsafe`` as Rich ``Text`` (no markup, controls escaped)
+laid out by ``llm_council.layout`` (model ids never split, narrower terminals wrap the metric names),
 Markdown neutralises controls, pipes, newlines and raw HTML, and HTML escapes every one.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from llm_council.audition.report_advice import NO_ADVICE
 from llm_council.audition.report_models import Report, TierReport
-from llm_council.textsafe import one_line, terminal_text
+from llm_council.layout import NBSP, Column, cell, fitted_table, print_wrapped
+from llm_council.textsafe import one_line
 
 SHORTLIST_SHOWN = 6  # models named in the table / Markdown line; the HTML chart shows all
 
@@ -160,25 +162,43 @@ def summary_lines(name: str, t: TierReport) -> list[tuple[str, str]]:
 
 
 def render_table(console: Console, report: Report) -> None:
-    """The report as one two-column table per tier (and overall), then the advice."""
+    """The report as one two-column table per tier (and overall), then the advice.
+
+    Laid out by ``llm_council.layout``: values wrap at spaces (model ids whole); on a narrow
+    terminal the metric names wrap too.
+    """
     w = report.window
-    console.print(
-        f"[bold]audition report[/bold] · {w.sessions} sessions · "
-        f"{w.since:%Y-%m-%d %H:%M} → {w.until:%Y-%m-%d %H:%M} UTC"
-        if w.since and w.until
-        else "[bold]audition report[/bold] · no sessions recorded in this window"
-    )
+    if w.since and w.until:
+        window = f"{w.sessions} sessions · {w.since:%Y-%m-%d %H:%M} → {w.until:%Y-%m-%d %H:%M} UTC"
+    else:
+        window = "no sessions recorded in this window"
+    print_wrapped(console, window, lead="audition report · ", lead_style="bold")
     for name, tier in tier_rows(report):
-        # Text, not str: model ids and [lo, hi] are not markup; controls shown as escapes.
-        table = Table(title=Text(terminal_text(name)), show_header=False, title_justify="left")
-        table.add_column("metric", style="bold")
-        table.add_column("value")
-        for key, value in summary_lines(name, tier):
-            table.add_row(key, Text(terminal_text(value)))
+        lines = summary_lines(name, tier)
+        keys = [cell(k, "bold") for k, _ in lines]
+        values = [cell(_keep_together(v)) for _, v in lines]
+        layouts = [
+            [Column("metric", keys), Column("value", values, wrap=True)],
+            [Column("metric", keys, wrap=True), Column("value", values, wrap=True)],
+        ]
+        # The tier name is store text: terminal-safe Text, never markup (``layout``).
+        table = fitted_table(console, layouts, title=name, title_justify="left")
+        table.show_header = False
         console.print(table)
     console.print(Text("recommendations", style="bold"))
     for line in advice_lines(report):
-        console.print(Text(f"- {terminal_text(line)}"))
+        print_wrapped(console, line, lead="- ")
+
+
+# A number and the word before it ("x-ai/grok-4.3 3/1", "drift 20%"), and the two ends of an
+# interval ("[0.14, 0.76]"), stay on one line of the table.
+_NUMBER_AFTER = re.compile(r" (?=[-+−]?\d[\d.,]*(?:%|/\d+)?(?=[\s,;)\]]|$))")
+_INTERVAL = re.compile(r"\[([^\]\s]+), ([^\]\s]+)\]")
+
+
+def _keep_together(value: str) -> str:
+    joined = _INTERVAL.sub(lambda m: f"[{m[1]},{NBSP}{m[2]}]", value)
+    return _NUMBER_AFTER.sub(NBSP, joined)
 
 
 def advice_lines(report: Report) -> list[str]:

@@ -11,7 +11,6 @@ from llm_council.cli.common import (
     OBSERVED_SINCE,
     ConfigOpt,
     JsonOpt,
-    cells,
     load_all,
     since_or_exit,
 )
@@ -60,9 +59,9 @@ def check_command(
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
     else:
-        from rich.console import Console
+        from llm_council.layout import make_console
 
-        _print_check(Console(), result)
+        _print_check(make_console(), result)
     if result.errors:
         raise typer.Exit(2)
     if strict and result.warnings:
@@ -70,47 +69,77 @@ def check_command(
 
 
 def _print_check(console: Console, result: CheckResult) -> None:
-    from rich.table import Table
-    from rich.text import Text
+    """The prediction, pool and observed-shortlist tables, then notes and findings.
 
-    from llm_council.textsafe import terminal_text
+    Layouts narrow by priority (``llm_council.layout``): tier and seat merge, score and band merge,
+    then the fallbacks and the ``:nitro`` pick go under the primary model in one column.
+    """
+    from llm_council.layout import Column, cell, fitted_table, print_wrapped
 
-    console.print(Text(terminal_text(f"config {result.config} · registry {result.registry}")))
-    table = Table(title="predicted Pareto resolution (registry shortlist snapshot)")
-    for column in ("tier", "seat", "score", "band", "primary", "fallbacks", ":nitro"):
-        table.add_column(column, overflow="fold")
-    for p in result.predictions:
-        score = "omitted" if p.min_coding_score is None else f"{p.min_coding_score:g}"
-        fallbacks = ", ".join(p.fallbacks) or "—"
-        table.add_row(
-            *cells(p.tier, p.seat_id, score, p.band, p.primary or "—", fallbacks, p.nitro or "—")
-        )
-    console.print(table)
-    pools = Table(title="pools as predicted")
-    for column in ("tier", "seats", "providers", "provider entropy"):
-        pools.add_column(column, overflow="fold")
-    for pool in result.pools:
-        pools.add_row(
-            *cells(
-                pool.tier,
-                str(pool.seats),
-                ", ".join(pool.providers),
-                f"{pool.provider_entropy:.2f}",
-            )
-        )
-    console.print(pools)
+    print_wrapped(console, f"config {result.config} · registry {result.registry}")
+    ps = result.predictions
+    scores = ["omitted" if p.min_coding_score is None else f"{p.min_coding_score:g}" for p in ps]
+    primary = [cell(p.primary or "—") for p in ps]
+    fallbacks = [cell(", ".join(p.fallbacks) or "—") for p in ps]
+    nitro = [cell(p.nitro or "—") for p in ps]
+    tier_seat = Column("tier · seat", [cell(f"{p.tier} {p.seat_id}") for p in ps])
+    score_band = Column(
+        "score · band", [cell(f"{s} {p.band}") for s, p in zip(scores, ps, strict=True)]
+    )
+    stacked = [
+        [
+            (p.primary or "—", ""),
+            (f"then {', '.join(p.fallbacks) or '—'}", "dim"),
+            (f":nitro {p.nitro or '—'}", "dim"),
+        ]
+        for p in ps
+    ]
+    layouts = [
+        [
+            Column("tier", [cell(p.tier) for p in ps]), Column("seat", [cell(p.seat_id) for p in ps]),
+            Column("score", [cell(s) for s in scores]), Column("band", [cell(p.band) for p in ps]),
+            Column("primary", primary, wrap=True, want="line"),
+            Column("fallbacks", fallbacks, wrap=True, want="line"),
+            Column(":nitro", nitro, wrap=True, want="line"),
+        ],
+        [
+            tier_seat, score_band, Column("primary", primary, wrap=True),
+            Column("fallbacks", fallbacks, wrap=True), Column(":nitro", nitro, wrap=True),
+        ],
+        [tier_seat, score_band, Column("primary, then fallbacks; :nitro", stacked, wrap=True)],
+    ]  # fmt: skip
+    title = "predicted Pareto resolution (registry shortlist snapshot)"
+    console.print(fitted_table(console, layouts, title=title))
+    pools = result.pools
+    tiers = Column("tier", [cell(p.tier) for p in pools])
+    seats = Column("seats", [cell(str(p.seats)) for p in pools], justify="right")
+    providers = [cell(", ".join(p.providers)) for p in pools]
+    entropy = [cell(f"{p.provider_entropy:.2f}") for p in pools]
+    pool_layouts = [
+        [tiers, seats, Column("providers", providers, wrap=True, want="line"),
+         Column("provider entropy", entropy, justify="right")],
+        [tiers, seats, Column("providers", providers, wrap=True),
+         Column("entropy", entropy, justify="right")],
+    ]  # fmt: skip
+    console.print(fitted_table(console, pool_layouts, title="pools as predicted"))
     if result.observed is not None and result.observed.bands:
-        seen = Table(title="router shortlist observed in the audition store")
-        for column in ("band", "calls", "models listed (calls listing / selecting)"):
-            seen.add_column(column, overflow="fold")
-        for band in result.observed.bands:
-            listed = ", ".join(f"{m.model} {m.seen}/{m.selected}" for m in band.models)
-            seen.add_row(*cells(band.band, str(band.calls), listed))
-        console.print(seen)
+        bands = result.observed.bands
+        listed = [
+            cell(", ".join(f"{m.model} {m.seen}/{m.selected}" for m in b.models)) for b in bands
+        ]
+        seen = [
+            [
+                Column("band", [cell(b.band) for b in bands]),
+                Column("calls", [cell(str(b.calls)) for b in bands], justify="right"),
+                Column("models listed (calls listing / selecting)", listed, wrap=True),
+            ]
+        ]
+        title = "router shortlist observed in the audition store"
+        console.print(fitted_table(console, seen, title=title))
     for note in result.notes:
-        console.print(Text.assemble(("note: ", "dim"), terminal_text(note)))
+        print_wrapped(console, note, lead="note: ", lead_style="dim")
     for finding in result.findings:
         style = "red" if finding.level == "error" else "yellow"
-        console.print(Text.assemble((f"{finding.level}: ", style), terminal_text(finding.message)))
+        print_wrapped(console, finding.message, lead=f"{finding.level}: ", lead_style=style)
     if not result.findings:
-        console.print(Text("no warnings", style="green"))
+        print_wrapped(console, "no warnings", style="green")

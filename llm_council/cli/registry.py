@@ -18,7 +18,6 @@ from llm_council.cli.common import (
     ConfigOpt,
     GatewayOpt,
     JsonOpt,
-    cells,
     load_all,
     since_or_exit,
 )
@@ -27,6 +26,8 @@ from llm_council.cli.errors import fail
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from llm_council.layout import Column
+    from llm_council.registry import Registry
     from llm_council.registry_sync import ShortlistSyncResult, SyncResult
 
 registry_app = typer.Typer(help="The model registry and its price overlay.", no_args_is_help=True)
@@ -35,13 +36,9 @@ registry_app = typer.Typer(help="The model registry and its price overlay.", no_
 @registry_app.command("list")
 def registry_list(as_json: JsonOpt = False) -> None:
     """Models in the registry (with the sync overlay applied) and the Pareto shortlist."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
+    from llm_council.layout import fitted_table, make_console, print_wrapped
     from llm_council.paths import default_overlay_path
     from llm_council.registry import RegistryError, load_registry
-    from llm_council.textsafe import markup_text, terminal_text
 
     overlay = default_overlay_path()
     try:
@@ -70,36 +67,83 @@ def registry_list(as_json: JsonOpt = False) -> None:
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    table = Table(title=Text(terminal_text(f"registry {registry.source}")))
-    table.add_column("model", no_wrap=True)
-    for column in ("provider", "family", "context", "$/M in", "$/M out", "coding", "band"):
-        table.add_column(column, overflow="fold")
-    for m in registry.models:
-        mark = " *" if m.id in synced else ""
-        table.add_row(*cells(
-            m.id + mark, m.provider, m.family, f"{m.context_length:,}", f"{m.prompt_per_mtok:g}",
-            f"{m.completion_per_mtok:g}", "" if m.coding_score is None else f"{m.coding_score:.2f}",
+    console = make_console()
+    console.print(
+        fitted_table(
+            console, _registry_layouts(registry, bands, synced), title=f"registry {registry.source}"
+        )
+    )
+    if synced:
+        print_wrapped(console, f"* prices or context window from the sync overlay {overlay}")
+    if moved:
+        print_wrapped(
+            console,
+            f"shortlist bands {', '.join(moved)} from the sync overlay {overlay} (observed with "
+            "`registry sync --from-store`)",
+        )
+
+
+def _registry_layouts(
+    registry: Registry, bands: dict[str, str], synced: set[str]
+) -> list[list[Column]]:
+    """Widest first. As it narrows: the family goes (the id names it), then the provider (the
+    id's vendor names it), prices in and out merge, then the context window goes."""
+    from llm_council.layout import Column, cell
+
+    rows: list[tuple[str, ...]] = [
+        (
+            m.id + (" *" if m.id in synced else ""),
+            m.provider,
+            m.family,
+            f"{m.context_length:,}",
+            f"{m.prompt_per_mtok:g}",
+            f"{m.completion_per_mtok:g}",
+            "" if m.coding_score is None else f"{m.coding_score:.2f}",
             bands.get(m.id, ""),
-        ))  # fmt: skip
+        )
+        for m in registry.models
+    ]
     for meta in registry.meta_models:
         variants = ", ".join(f":{v}" for v in meta.variants)
-        table.add_row(*cells(
-            meta.id, "openrouter", f"router ({meta.plugin_id}; {variants})", f"{meta.context_length:,}",
-            "per model", "per model", "coding only" if meta.coding_only else "", "",
-        ))  # fmt: skip
-    console = Console()
-    console.print(table)
-    if synced:
-        console.print(
-            f"* prices or context window from the sync overlay {markup_text(str(overlay))}",
-            highlight=False,
+        rows.append(
+            (
+                meta.id,
+                "openrouter",
+                f"router ({meta.plugin_id}; {variants})",
+                f"{meta.context_length:,}",
+                "per model",
+                "per model",
+                "coding only" if meta.coding_only else "",
+                "",
+            )
         )
-    if moved:
-        console.print(
-            f"shortlist bands {', '.join(moved)} from the sync overlay "
-            f"{markup_text(str(overlay))} (observed with `registry sync --from-store`)",
-            highlight=False,
-        )
+
+    def col(header: str, index: int, wrap: bool = False, right: bool = False) -> Column:
+        cells = [cell(r[index]) for r in rows]
+        return Column(header, cells, wrap=wrap, justify="right" if right else "left")
+
+    model, provider, family = (
+        col("model", 0, wrap=True),
+        col("provider", 1),
+        col("family", 2, wrap=True),
+    )
+    context, inn, out = (
+        col("context", 3, right=True),
+        col("$/M in", 4, right=True),
+        col("$/M out", 5, right=True),
+    )
+    coding, band = col("coding", 6, wrap=True), col("band", 7)
+    price = Column(
+        "$/M in / out",
+        [cell(r[4] if r[4] == r[5] else f"{r[4]} / {r[5]}") for r in rows],
+        justify="right",
+    )
+    return [
+        [model, provider, family, context, inn, out, coding, band],
+        [model, provider, context, inn, out, coding, band],
+        [model, context, price, coding, band],
+        [model, price, coding, band],
+    ]
 
 
 @registry_app.command("sync")

@@ -1,20 +1,29 @@
 """How ``sessions list`` and ``sessions show`` look on a terminal.
 
-Model ids, prompts and provider text are outside text: shown through ``textsafe`` so they
-are never parsed as markup and controls are escaped.
+Model ids, prompts and provider text are outside text: shown through ``textsafe`` (via
+``layout``) so they are never parsed as markup and controls are escaped. Tables and lines
+follow :mod:`llm_council.layout`: ids whole, narrower terminals get merged columns.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from llm_council.audition.store import SeatBrief, SessionSummary
 from llm_council.cli.render import render_result
 from llm_council.council.result import CallRecord, SeatResult, SessionResult
+from llm_council.layout import (
+    Column,
+    Para,
+    cell,
+    fitted_table,
+    make_console,
+    print_wrapped,
+    seat_model,
+)
 from llm_council.pareto import is_pareto_model
-from llm_council.textsafe import markup_text, one_line, plain
+from llm_council.textsafe import one_line, plain
 
 
 def say_notices(notices: list[str]) -> None:
@@ -24,53 +33,71 @@ def say_notices(notices: list[str]) -> None:
         err.print(Text.assemble(("note:", "yellow"), " ", plain(notice)), highlight=False)
 
 
-def print_session_list(rows: list[SessionSummary], total: int, where: str) -> None:
+def print_session_list(
+    rows: list[SessionSummary], total: int, where: str, console: Console | None = None
+) -> None:
     """``sessions list``: one row per session, one line per seat, newest first."""
-    console = Console(emoji=False)  # a model id like :fire: stays text
+    console = console or make_console()
     if not rows:
-        console.print(plain(f"no sessions recorded in {where}"), highlight=False)
+        print_wrapped(console, f"no sessions recorded in {where}")
         return
-    # Narrow columns for the session, one line per seat: readable in an 80-column terminal.
-    table = Table(title=plain(f"sessions in {where}"), show_lines=True)
-    table.add_column("session", no_wrap=True)
-    table.add_column("prompt · seats (requested → resolved)", overflow="fold", ratio=1)
-    table.add_column("flags", no_wrap=True)
-    table.add_column("cost $", justify="right", no_wrap=True)
-    for r in rows:
-        status = markup_text(one_line(r.status))
-        if r.status != "ok":
-            status = f"[yellow]{status}[/yellow]"
-        table.add_row(
-            f"{markup_text(r.session_id[:8])}\n{r.created_at:%Y-%m-%d %H:%M}\n"
-            f"{markup_text(one_line(r.tier))}\n{status}",
-            "\n".join([f"[dim]{markup_text(one_line(r.prompt))}[/dim]", *map(_seat_line, r.seats)]),
-            "\n".join(f"{n} {markup_text(one_line(kind))}" for kind, n in r.flag_counts.items()),
-            f"{r.cost_usd:.5f}",
+    console.print(
+        fitted_table(
+            console, session_list_layouts(rows), title=f"sessions in {where}", show_lines=True
         )
-    console.print(table)
+    )
     if len(rows) < total:
-        console.print(
-            f"showing {len(rows)} of {total}; --all for every session", style="dim", highlight=False
+        print_wrapped(
+            console, f"showing {len(rows)} of {total}; --all for every session", style="dim"
         )
 
 
-def _seat_line(seat: SeatBrief) -> str:
-    seat_id, requested = markup_text(one_line(seat.seat_id)), markup_text(seat.requested_model)
+def session_list_layouts(rows: list[SessionSummary]) -> list[list[Column]]:
+    """Widest first. As it narrows, the time goes under the date, then the cost goes (a
+    session's cost is in ``sessions show``); session, seats and flags always stay."""
+
+    def session(r: SessionSummary, stacked: bool) -> list[Para]:
+        when = [f"{r.created_at:%Y-%m-%d}", f"{r.created_at:%H:%M}"]
+        return [
+            (r.session_id[:8], "bold"),
+            *[(w, "") for w in (when if stacked else [" ".join(when)])],
+            (r.tier, ""),
+            (r.status, "" if r.status == "ok" else "yellow"),
+        ]
+
+    wide = Column("session", [session(r, False) for r in rows])
+    narrow = Column("session", [session(r, True) for r in rows])
+    seats = [[(r.prompt, "dim"), *map(_seat_line, r.seats)] for r in rows]
+    flags = Column(
+        "flags", [[(f"{n} {kind}", "magenta") for kind, n in r.flag_counts.items()] for r in rows]
+    )
+    cost = Column("cost $", [cell(f"{r.cost_usd:.5f}") for r in rows], justify="right")
+    header = "prompt · seats (requested → resolved)"
+    return [
+        [wide, Column(header, seats, wrap=True, want="line"), flags, cost],
+        [narrow, Column(header, seats, wrap=True), flags, cost],
+        [narrow, Column(header, seats, wrap=True), flags],
+    ]  # fmt: skip
+
+
+def _seat_line(seat: SeatBrief) -> Para:
+    """``s4 pareto → openai/gpt-5.4-mini exact: s1``. The list does not carry a seat's
+    min_coding_score, so a Pareto seat reads ``pareto`` here (``sessions show`` has it)."""
     if seat.status != "ok":
-        return f"{seat_id} {one_line(requested)} [red]{markup_text(one_line(seat.status))}[/red]"
-    model = one_line(requested)
-    if seat.resolved_model and seat.resolved_model != seat.requested_model:
-        model += f" → {markup_text(one_line(seat.resolved_model))}"
+        return (
+            f"{seat.seat_id} {seat_model(seat.requested_model, None, None, failed=seat.status)}",
+            "red",
+        )
+    resolved = seat.resolved_model or None
+    text = f"{seat.seat_id} {seat_model(seat.requested_model, None, resolved)}"
     if seat.duplicate_kind:
-        kind = markup_text(one_line(seat.duplicate_kind))
-        others = markup_text(one_line(", ".join(seat.duplicate_of)))
-        model += f" [magenta]{kind}: {others}[/magenta]"
-    return f"{seat_id} {model}"
+        return (f"{text} {seat.duplicate_kind}: {', '.join(seat.duplicate_of)}", "magenta")
+    return (text, "")
 
 
-def print_session(result: SessionResult) -> None:
+def print_session(result: SessionResult, console: Console | None = None) -> None:
     """``sessions show``: the header, the session as ``run`` shows it, then its routing."""
-    console = Console(emoji=False)  # a model id like :fire: stays text
+    console = console or make_console()
     _print_header(console, result)
     render_result(console, result)
     _print_routing(console, result)
@@ -78,23 +105,23 @@ def print_session(result: SessionResult) -> None:
 
 def _print_header(console: Console, result: SessionResult) -> None:
     chairman = result.chairman
-    outcome = markup_text(one_line(chairman.status))
-    if chairman.status != "ok":
-        outcome = f"[red]{outcome}[/red]"
-    if chairman.error:
-        outcome += f" ({markup_text(one_line(chairman.error))})"
-    console.print(
-        f"[bold]recorded[/bold] {result.created_at:%Y-%m-%d %H:%M:%S} UTC · gateway "
-        f"{markup_text(result.gateway)} · duplicate policy {markup_text(result.duplicate_policy)}",
-        highlight=False,
-        emoji=False,
+    outcome = chairman.status + (f" ({chairman.error})" if chairman.error else "")
+    print_wrapped(
+        console,
+        f"{result.created_at:%Y-%m-%d %H:%M:%S} UTC · gateway {result.gateway} · duplicate "
+        f"policy {result.duplicate_policy}",
+        lead="recorded ",
+        lead_style="bold",
     )
-    console.print(f"[bold]prompt[/bold] {markup_text(result.prompt)}", highlight=False, emoji=False)
-    console.print(
-        f"[bold]chairman[/bold] {markup_text(one_line(chairman.requested_model))} → "
-        f"{markup_text(one_line(chairman.resolved_model or '—'))} · {outcome}",
-        highlight=False,
-        emoji=False,
+    lines = result.prompt.splitlines() or [""]
+    print_wrapped(console, lines[0], lead="prompt ", lead_style="bold")
+    for line in lines[1:]:  # the prompt as written, line by line, each wrapped
+        print_wrapped(console, line, lead="  ", hang=0)
+    print_wrapped(
+        console,
+        f"{chairman.requested_model} → {chairman.resolved_model or '—'} · {outcome}",
+        lead="chairman ",
+        lead_style="bold",
     )
 
 
@@ -102,7 +129,7 @@ def _print_routing(console: Console, result: SessionResult) -> None:
     """How each seat's answer came (router or direct), and what the router did per call."""
     console.print(Text("routing", style="bold"))
     for seat in result.seats:
-        console.print(plain(f"  {seat.seat_id} {_answered_via(seat)}"), highlight=False)
+        print_wrapped(console, f"{seat.seat_id} {_answered_via(seat)}", lead="  ", hang=4)
         for call in result.calls:
             if (
                 call.seat_id == seat.seat_id
@@ -110,7 +137,7 @@ def _print_routing(console: Console, result: SessionResult) -> None:
                 and is_pareto_model(call.requested_model)
             ):
                 for line in _router_lines(call):
-                    console.print(plain(f"    {line}"), highlight=False)
+                    print_wrapped(console, line, lead="    ", hang=4)
 
 
 def _answered_via(seat: SeatResult) -> str:
