@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import tempfile
+import threading
+import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from llm_council.audition.store import AuditionStore, AuditionStoreError
+from llm_council.audition.store import (
+    AuditionStore,
+    AuditionStoreError,
+    SessionRowsRejectedError,
+)
 from llm_council.council.result import CallRecord, SessionResult
 from llm_council.log import get_logger
 from llm_council.paths import user_data_dir
@@ -17,6 +25,8 @@ from llm_council.registry import Registry
 
 _log = get_logger("llm_council.audition")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# Sessions written in one transaction at most; more wait for the next one.
+_MAX_BATCH = 200
 
 
 def spill_dirs() -> tuple[Path, ...]:
@@ -32,7 +42,14 @@ def spill_dirs() -> tuple[Path, ...]:
 
 
 class AuditionLogger:
-    """Writes each session; on a store failure keeps the record in a spill file instead."""
+    """Writes each session; on a store failure keeps the record in a spill file instead.
+
+    Writes go through one writer thread per logger (ADR-016): the event loop only hands a
+    session over, and sessions that finish while a write is under way are written together
+    in the next transaction (one commit, one insert per table), so concurrent sessions
+    neither wait on each other's commits nor queue on SQLite's lock (or on the event loop's
+    default thread pool, which DNS lookups also need). One thread means one connection.
+    """
 
     def __init__(
         self,
@@ -44,13 +61,77 @@ class AuditionLogger:
         self.store = store
         self.registry = registry
         self._spill_to = tuple(spill_to) if spill_to is not None else None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[SessionResult, Future[str | None]]] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._draining = False
+        _LOGGERS.add(self)
 
     def record(self, result: SessionResult) -> str | None:
         """Store ``result``; return None, or a one-line message saying where it went instead.
 
         Never raises for a store failure: the session it describes has already succeeded.
-        Blocking; async callers run it with ``asyncio.to_thread``.
+        Blocking (it waits for the writer thread); async callers use ``arecord``.
         """
+        return self._submit(result).result()
+
+    async def arecord(self, result: SessionResult) -> str | None:
+        """``record`` for the event loop: the write runs on the writer thread, and goes on
+        to the end if the caller is cancelled meanwhile."""
+        return await asyncio.wrap_future(self._submit(result))
+
+    def close(self) -> None:
+        """Finish the writes handed over so far and stop the writer thread (made again on
+        the next write). Pending writes also finish at interpreter exit."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+    def _submit(self, result: SessionResult) -> Future[str | None]:
+        future: Future[str | None] = Future()
+        with self._lock:
+            self._pending.append((result, future))
+            if not self._draining:
+                if self._writer is None:
+                    _hook_fork()
+                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="llm-council-audition")
+                self._writer.submit(self._drain)
+                self._draining = True
+        return future
+
+    def _drain(self) -> None:
+        """On the writer thread: write what is pending, batch by batch, until none is."""
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                outcomes = self._write([result for result, _ in batch])
+            except BaseException as exc:  # a bug: every caller hears of it, none hangs
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                future.set_result(outcome)
+
+    def _write(self, results: list[SessionResult]) -> list[str | None]:
+        if len(results) == 1:
+            return [self._write_one(results[0])]
+        try:
+            self.store.write_sessions(results, self.registry)
+            return [None] * len(results)
+        except SessionRowsRejectedError:
+            pass  # one of them is at fault: one by one, the others are kept
+        except AuditionStoreError as exc:
+            return [self._kept_elsewhere(r, str(exc)) for r in results]  # the store is down
+        except Exception:  # a bug here must not cost the others their record: one by one
+            pass
+        return [self._write_one(result) for result in results]
+
+    def _write_one(self, result: SessionResult) -> str | None:
         try:
             self.store.write_session(result, self.registry)
             return None
@@ -58,6 +139,9 @@ class AuditionLogger:
             error = str(exc)
         except Exception as exc:  # a bug here must not cost the user their answer
             error = f"unexpected {type(exc).__name__} writing to {self.store.url_for_humans}: {exc}"
+        return self._kept_elsewhere(result, error)
+
+    def _kept_elsewhere(self, result: SessionResult, error: str) -> str:
         spilled = self._spill(result)
         kept = (
             f"the record was kept in {spilled} (`llm-council sessions import-unsent` stores it later)"
@@ -90,6 +174,30 @@ class AuditionLogger:
             except OSError:
                 continue
         return None
+
+
+_LOGGERS: weakref.WeakSet[AuditionLogger] = weakref.WeakSet()
+
+
+def _forget_writers() -> None:
+    """In a forked child: the writer threads did not come along; start afresh."""
+    for logger in list(_LOGGERS):
+        logger._lock = threading.Lock()
+        logger._pending, logger._writer, logger._draining = [], None, False
+
+
+_fork_hook = threading.Lock()
+_fork_hooked = False
+
+
+def _hook_fork() -> None:
+    """Register ``_forget_writers`` for forks, once, when the first writer starts (not at
+    import: importing this module does nothing)."""
+    global _fork_hooked
+    with _fork_hook:
+        if not _fork_hooked and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_writers)
+        _fork_hooked = True
 
 
 def _write_private(directory: Path, name: str, data: str) -> Path:

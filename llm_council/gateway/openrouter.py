@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import json
 import random
 import re
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,6 +72,12 @@ _SSE_LINE_END = re.compile("\r\n|\r|\n")
 # JSON on the wire must be valid UTF-8; a lone surrogate (from undecodable input or a
 # server's answer quoted back in a review) is sent as U+FFFD while the record keeps it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NO_USAGE = Usage()
+# Names (models, providers) known to need no masking, per gateway; see OpenRouterGateway._name.
+_CLEAN_NAMES_MAX = 1024
+_CLEAN_NAME_LEN = 200
+# One encoder for every body: json.dumps with options builds a new one on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 _log = get_logger("llm_council.gateway")
 
@@ -97,10 +102,7 @@ def build_request_body(
     """The JSON body for ``POST /chat/completions``, with the Pareto plugin where it belongs."""
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [
-            {"role": m.role, "content": _LONE_SURROGATE.sub("\ufffd", m.content)}
-            for m in request.messages
-        ],
+        "messages": [{"role": m.role, "content": _wire_text(m.content)} for m in request.messages],
     }
     # Caller plugins survive; a stray pareto-router entry never does, we decide it below.
     plugins = [dict(p) for p in request.plugins if p.get("id") != PARETO_PLUGIN_ID]
@@ -169,6 +171,7 @@ class OpenRouterGateway:
         # would look them (and ~/.netrc) up in a thread on every request.
         self._proxy = _env_proxy(self.base_url)
         self._client: httpx.AsyncClient | None = None
+        self._clean_names: set[str] = set()
         if transport is not None:
             self._client = httpx.AsyncClient(
                 base_url=self.base_url + "/",
@@ -238,7 +241,7 @@ class OpenRouterGateway:
         """
         if on_delta is not None and not request.stream:
             request = request.model_copy(update={"stream": True})
-        sent = _DeltaTap(on_delta)
+        sent = _DeltaTap(on_delta) if request.stream else _NOT_STREAMED
         body = build_request_body(request, self._tier_scores)
         headers = (
             METADATA_HEADERS
@@ -248,43 +251,74 @@ class OpenRouterGateway:
         deadline_s = request.deadline_s or self._default_deadline_s
         started = time.perf_counter()
         attempts = 0
+        # asyncio.timeout's logic, inline: on 3.11 its context manager costs about twice
+        # the timer it sets, on every call (ADR-016). At the deadline the task is cancelled;
+        # that cancellation (and no other) becomes CallTimeoutError.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("OpenRouterGateway.complete must be awaited inside an asyncio task")
+        cancelling = task.cancelling()
+        expired: list[bool] = []
+        timer = loop.call_at(loop.time() + deadline_s, _expire, task, expired)
         try:
-            async with asyncio.timeout(deadline_s):
-                while True:
-                    attempts += 1
-                    if attempts == 1:  # retries wait out the gate in their own delay below
-                        await self._wait_for_gate(request.model, deadline_s, started)
-                    try:
-                        payload = await (
-                            self._stream(body, headers, sent)
-                            if request.stream
-                            else self._post(body, headers)
-                        )
-                        return self._result(request, body, payload, attempts, started)
-                    except GatewayError as exc:
-                        exc.attempts = attempts
-                        if exc.http_status == 429 and exc.retry_after is not None:
-                            self.rate_gate.hold(exc.retry_after)
-                        delay = None if sent.started else self._retry_delay(exc, attempts)
-                        if delay is not None:
-                            delay = max(delay, self.rate_gate.remaining())
-                        remaining = deadline_s - (time.perf_counter() - started)
-                        if delay is None or delay >= remaining:
-                            raise
-                        _log.info(
-                            "gateway.retry",
-                            model=request.model,
-                            attempt=attempts,
-                            error=type(exc).__name__,
-                            detail=str(exc),  # already masked: errors are built redacted
-                            delay_s=round(delay, 3),
-                        )
-                        await self._sleep(delay)
+            while True:
+                attempts += 1
+                # Retries wait out the gate in their own delay below.
+                if attempts == 1 and self.rate_gate.remaining() > 0:
+                    await self._wait_for_gate(request.model, deadline_s, started)
+                try:
+                    if request.stream:
+                        payload = await self._stream(body, headers, sent)
+                    else:
+                        payload = await self._post(body, headers)
+                    result = self._result(request, body, payload, attempts, started)
+                    break
+                except GatewayError as exc:
+                    exc.attempts = attempts
+                    if exc.http_status == 429 and exc.retry_after is not None:
+                        self.rate_gate.hold(exc.retry_after)
+                    delay = None if sent.started else self._retry_delay(exc, attempts)
+                    if delay is not None:
+                        delay = max(delay, self.rate_gate.remaining())
+                    remaining = deadline_s - (time.perf_counter() - started)
+                    if delay is None or delay >= remaining:
+                        raise
+                    _log.info(
+                        "gateway.retry",
+                        model=request.model,
+                        attempt=attempts,
+                        error=type(exc).__name__,
+                        detail=str(exc),  # already masked: errors are built redacted
+                        delay_s=round(delay, 3),
+                    )
+                    await self._sleep(delay)
+        except asyncio.CancelledError:
+            if expired and task.uncancel() <= cancelling:
+                raise self._deadline_error(request, deadline_s, attempts) from None
+            raise  # a cancellation from outside (the session, the user) is not ours
         except TimeoutError:
-            raise CallTimeoutError(
-                f"{request.model} gave no complete answer within the {deadline_s:g}s deadline",
-                attempts=attempts,
-            ) from None
+            if expired:
+                task.uncancel()
+            raise self._deadline_error(request, deadline_s, attempts) from None
+        except BaseException:
+            if expired:
+                task.uncancel()
+            raise
+        finally:
+            timer.cancel()
+        if expired:
+            task.uncancel()
+        return result
+
+    @staticmethod
+    def _deadline_error(
+        request: CompletionRequest, deadline_s: float, attempts: int
+    ) -> CallTimeoutError:
+        return CallTimeoutError(
+            f"{request.model} gave no complete answer within the {deadline_s:g}s deadline",
+            attempts=attempts,
+        )
 
     async def _wait_for_gate(self, model: str, deadline_s: float, started: float) -> None:
         """Wait while an earlier 429 holds the gateway; refuse at once if that outlasts the
@@ -311,19 +345,15 @@ class OpenRouterGateway:
         )
         return ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter"
 
-    @contextlib.contextmanager
-    def _transport_errors(self, doing: str) -> Iterator[None]:
-        """Map transport failures (httpx's, or aiohttp's under them) onto the taxonomy, the
-        key redacted from the text and no cause chained (it could carry the headers)."""
-        try:
-            yield
-        except (httpx.TransportError, aiohttp.ClientError) as exc:
-            name, timed_out = _transport_failure(exc)
-            if timed_out:
-                raise CallTimeoutError(f"timed out {doing} {self.base_url}: {name}") from None
-            raise GatewayConnectionError(
-                f"failed {doing} {self.base_url}: {name}: {self._redact(str(exc))}"
-            ) from None
+    def _transport_error(self, exc: BaseException, doing: str) -> GatewayError:
+        """A transport failure (httpx's, or aiohttp's under them) in the taxonomy, the key
+        redacted from the text; raise it ``from None`` (the cause could carry the headers)."""
+        name, timed_out = _transport_failure(exc)
+        if timed_out:
+            return CallTimeoutError(f"timed out {doing} {self.base_url}: {name}")
+        return GatewayConnectionError(
+            f"failed {doing} {self.base_url}: {name}: {self._redact(str(exc))}"
+        )
 
     async def _request(
         self,
@@ -333,7 +363,7 @@ class OpenRouterGateway:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         """One whole request: (status, body bytes); an HTTP error status raises."""
-        with self._transport_errors("talking to"):
+        try:
             if self._client is not None:
                 response = await self._client.request(method, path, json=body, headers=headers)
                 status, content, reply_headers = (
@@ -346,6 +376,8 @@ class OpenRouterGateway:
                     method, f"{self.base_url}/{path}", json=body, headers=headers, proxy=self._proxy
                 ) as reply:
                     status, content, reply_headers = reply.status, await reply.read(), reply.headers
+        except (httpx.TransportError, aiohttp.ClientError) as exc:
+            raise self._transport_error(exc, "talking to") from None
         if status >= 400:
             raise self._http_error(status, content.decode("utf-8", "replace"), reply_headers)
         return status, content
@@ -362,7 +394,7 @@ class OpenRouterGateway:
         self, body: dict[str, Any], headers: Mapping[str, str] | None, tap: _DeltaTap
     ) -> dict[str, Any]:
         """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
-        with self._transport_errors("streaming from"):
+        try:
             if self._client is not None:
                 async with self._client.stream(
                     "POST", "chat/completions", json=body, headers=headers
@@ -382,6 +414,8 @@ class OpenRouterGateway:
                 return await _assemble_stream(
                     _sse_lines(reply.content.iter_any()), self._raise_body_error, tap
                 )
+        except (httpx.TransportError, aiohttp.ClientError) as exc:
+            raise self._transport_error(exc, "streaming from") from None
 
     def _json(self, path: str, status: int, content: bytes) -> dict[str, Any]:
         try:
@@ -440,6 +474,23 @@ class OpenRouterGateway:
         """Redact the key from server-supplied data we keep (error metadata may echo it)."""
         return redact_deep(value, self._key.get_secret_value(), registered=False)
 
+    def _name(self, value: Any) -> str | None:
+        """A short name a server sent (model, provider), masked; None when absent or empty.
+
+        The same few names come back on every call: one that needed no masking is
+        remembered (it holds no piece of the key, so keeping it is safe) and not scanned again.
+        """
+        if not isinstance(value, str) or not value:
+            return None
+        if value in self._clean_names:
+            return value
+        masked = self._redact(value)
+        if masked == value and len(value) <= _CLEAN_NAME_LEN:
+            if len(self._clean_names) >= _CLEAN_NAMES_MAX:
+                self._clean_names.clear()
+            self._clean_names.add(value)
+        return masked or None
+
     def _result(
         self,
         request: CompletionRequest,
@@ -450,7 +501,7 @@ class OpenRouterGateway:
     ) -> CompletionResult:
         # An answer without a `model` field was still generated and billed: keep it and
         # record the model as unknown rather than retrying (retries are for no answer).
-        resolved = self._redact(_str_or_none(payload.get("model")) or "") or None
+        resolved = self._name(payload.get("model"))
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise MalformedResponseError("response has no 'choices'")
@@ -461,6 +512,7 @@ class OpenRouterGateway:
         finish_reason = choices[0].get("finish_reason")
         ref = parse_pareto_model(request.model)
         plugin = next((p for p in body.get("plugins", ()) if p.get("id") == PARETO_PLUGIN_ID), None)
+        metadata = payload.get(METADATA_FIELD)
         result = CompletionResult(
             requested_model=request.model,
             resolved_model=resolved,
@@ -472,8 +524,10 @@ class OpenRouterGateway:
             attempts=attempts,
             min_coding_score=plugin["min_coding_score"] if plugin else None,
             variant=ref.variant if ref else None,
-            provider=self._redact(_str_or_none(payload.get("provider")) or "") or None,
-            router=parse_router_metadata(self._redact_deep(payload.get(METADATA_FIELD))),
+            provider=self._name(payload.get("provider")),
+            router=parse_router_metadata(self._redact_deep(metadata))
+            if metadata is not None
+            else None,
         )
         if ref is not None:
             _log.info(
@@ -502,6 +556,9 @@ class _DeltaTap:
         if self._callback is not None and text:
             self.started = True
             self._callback(text)
+
+
+_NOT_STREAMED = _DeltaTap(None)  # a call that does not stream never starts handing out text
 
 
 async def _assemble_stream(
@@ -552,6 +609,12 @@ async def _assemble_stream(
     raise MalformedResponseError("stream ended before 'data: [DONE]' (truncated)")
 
 
+def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
+    """A call's deadline passed: cancel its task (complete() turns that into a timeout)."""
+    expired.append(True)
+    task.cancel()
+
+
 def _env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (None when NO_PROXY covers its host)."""
     parts = urlsplit(url)
@@ -562,7 +625,22 @@ def _env_proxy(url: str) -> str | None:
 
 def _dumps(body: Any) -> str:
     """JSON as httpx sends it: compact, UTF-8 kept as is, no NaN."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(body)
+
+
+def _wire_text(text: str) -> str:
+    """``text`` as it may go on the wire: a lone surrogate becomes U+FFFD.
+
+    Checked by encoding (C speed, and ASCII text, the common case, is answered at once)
+    rather than by scanning every message with the regex on every call.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
 
 
 async def _sse_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
@@ -609,15 +687,15 @@ def _str_or_none(value: Any) -> str | None:
 def _usage(raw: Any) -> Usage:
     """``usage`` as OpenRouter reports it; an unusable field is a malformed response."""
     if raw is None:
-        return Usage()
+        return _NO_USAGE
     if not isinstance(raw, dict):
         raise MalformedResponseError(f"'usage' is not an object: {type(raw).__name__}")
-    tokens = {k: _number(raw, k) for k in ("prompt_tokens", "completion_tokens")}
-    cost = _number(raw, "cost")
+    prompt = _number(raw, "prompt_tokens")
+    completion = _number(raw, "completion_tokens")
     return Usage(
-        prompt_tokens=int(tokens["prompt_tokens"] or 0),
-        completion_tokens=int(tokens["completion_tokens"] or 0),
-        cost_usd=cost,
+        prompt_tokens=int(prompt or 0),
+        completion_tokens=int(completion or 0),
+        cost_usd=_number(raw, "cost"),
     )
 
 
@@ -625,6 +703,8 @@ def _number(usage: dict[str, Any], key: str) -> float | None:
     value = usage.get(key)
     if value is None:
         return None
+    if type(value) is int and value >= 0:  # the usual token count: nothing to check
+        return float(value)
     try:
         number = float(value) if not isinstance(value, bool) else float("nan")
     except (TypeError, ValueError):
