@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llm_council.attachments import Attachment, EarlierTurn, render_block
+from llm_council.audition.store_errors import InvalidSessionIdError, SessionNotFoundError
 from llm_council.choices import TIERS, DuplicatePolicy, GatewayChoice, Mode
 from llm_council.config import CouncilConfig, load_config
 from llm_council.council.estimate import check_cap, estimate_session
@@ -29,6 +31,10 @@ _log = get_logger("llm_council")
 SANDBOX_RESULT_NOTICE = (
     "sandbox output: every answer in this session is simulated, not written by a real model"
 )
+
+
+class FollowUpError(ValueError):
+    """The session a follow-up names cannot be found (bad input: CLI exit 2, HTTP 400)."""
 
 
 class Council:
@@ -90,8 +96,20 @@ class Council:
         on_interrupt: Callable[[SessionResult], None] | None = None,
         on_synthesis_delta: Callable[[str], None] | None = None,
         max_usd: float | None = None,
+        attachments: Sequence[Attachment] = (),
+        parent_session_id: str | None = None,
+        parent_in_prompt: bool = True,
     ) -> SessionResult:
         """Run one council session and record it in the audition store.
+
+        ``attachments`` (``llm_council.attachments``) go to every seat's answer request and
+        to the chairman as a delimited data block after the question; the stored ``prompt``
+        stays the question alone, and the store keeps each attachment's hash and size only.
+        ``parent_session_id`` (an id or unique prefix of a stored session) makes this a
+        follow-up: linked to it, with its tier and mode as defaults, and (unless
+        ``parent_in_prompt`` is False, for a caller whose prompt already carries the
+        conversation) its question and synthesis sent as labelled data (``FollowUpError``
+        when it cannot be found).
 
         Before any paid call the plan is checked (``PreflightError``, a ``ValueError``, when
         the prompt cannot fit a seat, under ``strict`` when a model id is unknown, or when the
@@ -101,10 +119,20 @@ class Council:
         """
         if not prompt or not prompt.strip():
             raise ValueError("the prompt is empty")
+        parent = await self._parent(parent_session_id) if parent_session_id else None
+        if parent is not None:
+            tier, mode = tier or parent.tier, mode or parent.mode
         plan = self.plan(tier, mode, chairman)
-        warnings = await self._preflight(plan, prompt, strict=strict)
+        earlier = None
+        if parent is not None and parent_in_prompt:
+            earlier = EarlierTurn(parent.session_id, parent.prompt, parent.synthesis)
+        context = render_block(attachments, earlier=earlier)
+        # Checked and priced with the data block: every seat reads it (reviews are
+        # over-counted by it, an estimate on the safe side).
+        sent = f"{prompt}\n\n{context}" if context else prompt
+        warnings = await self._preflight(plan, sent, strict=strict)
         if max_usd is not None:
-            check_cap(estimate_session(plan, self.registry, prompt), max_usd)
+            check_cap(estimate_session(plan, self.registry, sent), max_usd)
         runner = SessionRunner(
             self.gateway,
             self.registry,
@@ -112,9 +140,15 @@ class Council:
             duplicate_policy=duplicate_policy or self.config.council.duplicate_policy,
             progress=progress,
             judges=self.config.council.judges,
+            context=context,
         )
 
+        def stamp(result: SessionResult) -> None:
+            result.attachments = [a.record() for a in attachments]
+            result.parent_session_id = parent.session_id if parent is not None else None
+
         async def keep_interrupted(result: SessionResult) -> None:
+            stamp(result)
             await self._finish(result, warnings)
             if on_interrupt is not None:
                 on_interrupt(result)
@@ -127,8 +161,19 @@ class Council:
             on_interrupted=keep_interrupted,
             on_synthesis_delta=on_synthesis_delta,
         )
+        stamp(result)
         await self._finish(result, warnings)
         return result
+
+    async def _parent(self, session_id: str) -> SessionResult:
+        """The stored session a follow-up continues (full id or unique prefix)."""
+        if self.audition is None:
+            raise FollowUpError("a follow-up needs the audition store, and this council has none")
+        store = self.audition.store
+        try:
+            return await asyncio.to_thread(store.get_session, session_id)
+        except (InvalidSessionIdError, SessionNotFoundError) as exc:
+            raise FollowUpError(f"cannot follow up: {exc}") from None
 
     async def _preflight(self, plan: SessionPlan, prompt: str, *, strict: bool) -> list[str]:
         """Refuse before any paid call what cannot work; return the warnings to keep."""
@@ -160,7 +205,7 @@ class Council:
         if self.audition is not None:
             # The write happens after the answer exists, off the event loop, and is not
             # abandoned if the caller is cancelled again while it runs.
-            write = asyncio.ensure_future(asyncio.to_thread(self.audition.record, result))
+            write = asyncio.ensure_future(self.audition.arecord(result))
             problem = await asyncio.shield(write)
             if problem:
                 result.storage_problem = problem

@@ -58,6 +58,9 @@ class ChatRequest:
     tier: str | None  # None: the config's default tier
     prompt: str
     stream: bool
+    # The council session this conversation continues (extra field ``council_session_id``):
+    # the new session is stored linked to it; the message history is the context.
+    parent_session_id: str | None = None
 
 
 def model_ids() -> list[str]:
@@ -101,7 +104,18 @@ def parse_chat_request(body: Any) -> ChatRequest:
     n = body.get("n")
     if n not in (None, 1):
         raise RequestError("the council gives one answer: 'n' must be 1", param="n")
-    return ChatRequest(tier=tier, prompt=messages_to_prompt(body.get("messages")), stream=stream)
+    parent = body.get("council_session_id")
+    if parent is not None and (not isinstance(parent, str) or not parent.strip()):
+        raise RequestError(
+            "'council_session_id' must be the id of an earlier council session (a string)",
+            param="council_session_id",
+        )
+    return ChatRequest(
+        tier=tier,
+        prompt=messages_to_prompt(body.get("messages")),
+        stream=stream,
+        parent_session_id=parent,
+    )
 
 
 def _text(content: Any, where: str) -> str:

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from llm_council.api import FollowUpError
 from llm_council.council.preflight import PreflightError
 from llm_council.council.result import SessionResult, Stage
 from llm_council.http_messages import (
@@ -176,7 +177,14 @@ class _SessionResponse:
         events: asyncio.Queue[object] = asyncio.Queue()
         started = asyncio.Event()
         run = service.run(
-            RunRequest(prompt=chat.prompt, tier=chat.tier, session_id=session_id),
+            RunRequest(
+                prompt=chat.prompt,
+                tier=chat.tier,
+                session_id=session_id,
+                # The message history already carries the conversation: link, don't repeat.
+                parent_session_id=chat.parent_session_id,
+                parent_in_prompt=False,
+            ),
             progress=_Progress(events, started),
             on_synthesis_delta=(lambda text: events.put_nowait(_Delta(text)))
             if chat.stream
@@ -327,6 +335,7 @@ def _council(result: SessionResult) -> dict[str, Any]:
     """The extra ``council`` field (DESIGN.md): the session and what each seat resolved to."""
     return {
         "session_id": result.session_id,
+        "parent_session_id": result.parent_session_id,
         "status": result.status,
         "seats": [
             {
@@ -345,6 +354,8 @@ def _failure(exc: BaseException | None) -> RequestError:
     """An exception from ``CouncilService.run`` in OpenAI's error terms."""
     if isinstance(exc, PreflightError):
         return RequestError(str(exc), code="preflight_refused")
+    if isinstance(exc, FollowUpError):
+        return RequestError(str(exc), param="council_session_id", code="session_not_found")
     if isinstance(exc, ServiceError):
         if exc.bad_input:
             return RequestError(str(exc))

@@ -25,12 +25,18 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from llm_council import __version__
+from llm_council.attachments import (
+    DEFAULT_LIMITS,
+    Attachment,
+    check_total,
+    diff_text,
+    load_paths,
+)
 from llm_council.audition.report_render import render_markdown
 from llm_council.audition.store_errors import AuditionStoreError
 from llm_council.choices import TIERS, DuplicatePolicy, Mode
 from llm_council.council.result import SessionResult, Stage
 from llm_council.log import get_logger
-from llm_council.mcp_attachments import MAX_ATTACHED_BYTES, prompt_with_attachments
 from llm_council.service import CouncilService, RunRequest, ServiceError
 from llm_council.textsafe import one_line
 from llm_council.timeutil import parse_since
@@ -161,9 +167,10 @@ def _json_result(payload: dict[str, Any]) -> CallToolResult:
     )
 
 
-def session_tool_result(result: SessionResult) -> CallToolResult:
+def session_tool_result(result: SessionResult, notices: Sequence[str] = ()) -> CallToolResult:
     """The synthesis (text block 1), a one-paragraph account of the session (block 2), and the
-    ``run --json`` contract as structured content. A session no seat answered is an error."""
+    ``run --json`` contract as structured content. A session no seat answered is an error.
+    ``notices``: said in the account too (e.g. files of an attached directory left out)."""
     payload = result.model_dump(mode="json")
     if result.status == "failed":
         causes = "; ".join(
@@ -180,7 +187,7 @@ def session_tool_result(result: SessionResult) -> CallToolResult:
     account = [
         f"council session {result.session_id}: tier {result.tier}, status {result.status}, "
         f"gateway {result.gateway}, cost ${result.usage.cost_usd:.5f}; seats: {seats}.",
-        *(f"notice: {n}" for n in result.notices),
+        *(f"notice: {n}" for n in [*notices, *result.notices]),
     ]
     synthesis = result.synthesis or f"(no synthesis: the session is {result.status})"
     return CallToolResult(
@@ -239,11 +246,17 @@ def build_server(service: CouncilService, *, root: Path) -> MCPServer:
         files: Annotated[
             list[str] | None,
             Field(
-                description="Paths of text files (under the server's working directory) to "
-                f"attach; {MAX_ATTACHED_BYTES // 1000} KB in all with the diff."
+                description="Text files or directories to attach, relative to (and under) "
+                "the server's working directory; a directory brings the files git would "
+                "track (.gitignore respected, binaries skipped). Every seat and the chairman "
+                f"get them as data after the prompt; {DEFAULT_LIMITS.per_file // 1000} KB a "
+                f"file, {DEFAULT_LIMITS.total // 1000} KB in all with the diff."
             ),
         ] = None,
-        diff: Annotated[str | None, Field(description="A unified diff to attach.")] = None,
+        diff: Annotated[
+            str | None,
+            Field(description="A unified diff (e.g. the output of git diff) to attach."),
+        ] = None,
         duplicate_policy: Annotated[
             str | None,
             Field(
@@ -251,25 +264,38 @@ def build_server(service: CouncilService, *, root: Path) -> MCPServer:
                 "resolved to the same model as another. Default from the config."
             ),
         ] = None,
+        session_id: Annotated[
+            str | None,
+            Field(
+                description="Follow up on this earlier council session (its session_id, or a "
+                "unique prefix): its question and the council's answer go along as context, "
+                "the new session is stored linked to it, and its tier and mode are the "
+                "defaults. Attachments are not carried over: attach them again if needed."
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SessionResult]:
         """Ask the council: seats answer, review each other anonymously, a chairman
         synthesises. Returns the synthesis as text and the whole session as structured
-        content (seats with the concrete model each really was, ranking, verdict, usage)."""
+        content (seats with the concrete model each really was, ranking, verdict, usage).
+        Pass session_id to ask a follow-up of an earlier session."""
         try:
             if not prompt.strip():
                 raise ValueError("the prompt is empty")
+            attachments, notices = await asyncio.to_thread(_attachments, files, diff, root)
             request = RunRequest(
-                prompt=prompt_with_attachments(prompt, files or [], diff, root=root),
+                prompt=prompt,
                 tier=_choice(tier, TIERS, "tier"),
                 mode=_choice(mode, _MODES, "mode"),  # type: ignore[arg-type]
                 duplicate_policy=_choice(duplicate_policy, _POLICIES, "duplicate policy"),  # type: ignore[arg-type]
+                attachments=attachments,
+                parent_session_id=session_id,
             )
             result = await run_with_progress(service, request, ProgressPump(ctx.report_progress))
         except (ValueError, ServiceError, AuditionStoreError) as exc:  # refused before any call
             return tool_error(str(exc))
         except Exception as exc:
             return _internal("consult_council", exc)
-        return session_tool_result(result)
+        return session_tool_result(result, notices)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def council_sessions(
@@ -281,36 +307,28 @@ def build_server(service: CouncilService, *, root: Path) -> MCPServer:
         """Recent council sessions, newest first: seats requested -> resolved, status, flags,
         cost. The same object as `llm-council sessions list --json`."""
         try:
-            page = await asyncio.to_thread(
-                service.sessions, last=last, tier=_choice(tier, TIERS, "tier")
-            )
+            wanted = _choice(tier, TIERS, "tier")
+            page = await asyncio.to_thread(lambda: service.archive.sessions(last=last, tier=wanted))
         except (ValueError, ServiceError, AuditionStoreError) as exc:
             return tool_error(str(exc))
         except Exception as exc:
             return _internal("council_sessions", exc)
-        return _json_result(
-            {
-                "sessions": [s.model_dump(mode="json") for s in page.sessions],
-                "shown": len(page.sessions),
-                "total": page.total,
-                "truncated": page.truncated,
-                "notices": page.notices,
-            }
-        )
+        return _json_result(page.to_json())
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def council_session(
         session_id: Annotated[str, Field(description="A session id or a unique prefix.")],
     ) -> CallToolResult:
         """One stored session in full: the `run --json` contract plus every gateway call
-        (`calls[]`, with the router's own account of each routed call)."""
+        (`calls[]`, with the router's own account of each routed call) and its follow-up
+        `thread` (`ancestors`, first question first; `children`, oldest first)."""
         try:
-            result = await asyncio.to_thread(service.session, session_id)
+            stored = await asyncio.to_thread(lambda: service.archive.session(session_id))
         except (ValueError, ServiceError, AuditionStoreError) as exc:
             return tool_error(str(exc))
         except Exception as exc:
             return _internal("council_session", exc)
-        return _json_result(result.stored_json())
+        return _json_result(stored.to_json())
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def council_report(
@@ -326,8 +344,9 @@ def build_server(service: CouncilService, *, root: Path) -> MCPServer:
         try:
             # The parser speaks of the CLI's --since; here the argument is `since`.
             since_at = parse_since(since) if since else None
+            wanted = _choice(tier, TIERS, "tier")
             report = await asyncio.to_thread(
-                service.report, since=since_at, last=last, tier=_choice(tier, TIERS, "tier")
+                lambda: service.archive.report(since=since_at, last=last, tier=wanted)
             )
         except (ValueError, ServiceError, AuditionStoreError) as exc:
             return tool_error(str(exc).replace("--since", "since"))
@@ -339,6 +358,17 @@ def build_server(service: CouncilService, *, root: Path) -> MCPServer:
         )
 
     return server
+
+
+def _attachments(
+    files: Sequence[str] | None, diff: str | None, root: Path
+) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
+    """The files (confined to ``root``) and the diff as attachments, and notices about them;
+    ``AttachmentError`` (a ``ValueError``) for anything that cannot be sent."""
+    loaded = load_paths(files or [], root=root)
+    found = loaded.attachments + ((diff_text(diff),) if diff is not None else ())
+    check_total(found)
+    return found, loaded.notices
 
 
 async def serve(service: CouncilService, *, root: Path, http_port: int | None = None) -> None:

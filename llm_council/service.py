@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_council.api import Council
+from llm_council.archive import SessionArchive
+from llm_council.attachments import Attachment
 from llm_council.choices import DuplicatePolicy, GatewayChoice, Mode
 from llm_council.council.result import SessionResult
 from llm_council.council.session import ProgressListener
 
 if TYPE_CHECKING:
-    from llm_council.audition.report_models import Report
-    from llm_council.audition.store import AuditionStore, SessionSummary
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +36,13 @@ class RunRequest:
     strict: bool = False
     max_usd: float | None = None  # refuse before any call when the estimate is above
     session_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPage:
-    """A page of ``sessions list``: newest first, with the total so truncation is visible."""
-
-    sessions: list[SessionSummary]
-    total: int
-    notices: list[str]
-
-    @property
-    def truncated(self) -> bool:
-        return len(self.sessions) < self.total
+    # Files and a diff for every seat and the chairman (llm_council.attachments).
+    attachments: tuple[Attachment, ...] = ()
+    # A follow-up of this stored session (id or unique prefix): its tier and mode are the
+    # defaults, and its question and synthesis go along as data unless the prompt already
+    # carries the conversation (parent_in_prompt=False: the HTTP message history).
+    parent_session_id: str | None = None
+    parent_in_prompt: bool = True
 
 
 class ServiceError(Exception):
@@ -105,6 +99,9 @@ class CouncilService:
             max_usd=request.max_usd,
             on_interrupt=on_interrupt,
             on_synthesis_delta=on_synthesis_delta,
+            attachments=request.attachments,
+            parent_session_id=request.parent_session_id,
+            parent_in_prompt=request.parent_in_prompt,
         )
 
     async def run_keeping_interrupted(
@@ -129,29 +126,12 @@ class CouncilService:
                 return kept[0]
             raise
 
-    def _store(self) -> AuditionStore:
+    @property
+    def archive(self) -> SessionArchive:
+        """The read side over this council's store: sessions, threads, reports."""
         if self.council.audition is None:
             raise ServiceError("this council has no audition store", bad_input=False)
-        return self.council.audition.store
-
-    def sessions(self, *, last: int | None = 20, tier: str | None = None) -> SessionPage:
-        """The newest ``last`` sessions (all when None) of one tier or all tiers."""
-        store = self._store()
-        rows = store.list_sessions(last=last, tier=tier)
-        total = store.count_sessions(tier) if last is not None else len(rows)
-        return SessionPage(rows, total, list(store.notices))
-
-    def session(self, session_id: str) -> SessionResult:
-        """One stored session (full id or unique prefix) with its calls."""
-        return self._store().get_session(session_id)
-
-    def report(
-        self, *, since: datetime | None = None, last: int | None = None, tier: str | None = None
-    ) -> Report:
-        """The duplicate / diversity / peer-review / cost report over a window of sessions."""
-        from llm_council.audition.report import build_report
-
-        return build_report(self._store(), self.council.registry, since=since, last=last, tier=tier)
+        return SessionArchive(self.council.audition.store, self.council.registry)
 
     async def aclose(self) -> None:
         await self.council.aclose()

@@ -327,9 +327,9 @@ def write_v1_store(url: str, results: list[SessionResult]) -> None:
     engine.dispose()
 
 
-# What schema version 2 added to version 1's tables (new tables aside).
+# What schema versions 2 and 3 added to version 1's tables (new tables aside).
 V2_COLUMNS = {
     "calls": ("provider", "router_json"),
     "seats": ("borda_peers", "tier", "day"),
-    "sessions": ("kendall_w", "kendall_w_chance", "paired_diff"),
+    "sessions": ("kendall_w", "kendall_w_chance", "paired_diff", "parent_session_id"),
 }

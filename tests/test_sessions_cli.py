@@ -82,9 +82,9 @@ def test_list_table_shows_requested_resolved_and_flags(sessions):
         assert sid[:8] in out.stdout
     assert "2 exact" in out.stdout and "1 drift" in out.stdout and "partial" in out.stdout
     wide = invoke("list", columns=200).stdout
-    assert "s2 anthropic/claude-sonnet-4.6 timeout" in wide
-    assert f"s4 openrouter/pareto-code → {MINI} exact: s1" in wide
-    assert f"s1 {MINI} exact: s4" in wide and f"s4 openrouter/pareto-code → {KIMI}" in wide
+    assert "s2 anthropic/claude-sonnet-4.6 → timeout" in wide
+    assert f"s4 pareto → {MINI} exact: s1" in wide
+    assert f"s1 {MINI} exact: s4" in wide and f"s4 pareto → {KIMI}" in wide
 
 
 def test_show_by_full_id_and_by_unique_prefix(sessions):
@@ -92,10 +92,16 @@ def test_show_by_full_id_and_by_unique_prefix(sessions):
     assert out.exit_code == 0, out.output
     shown = json.loads(out.stdout)
     calls = shown.pop("calls")
+    thread = shown.pop("thread")  # the follow-up thread (tests/test_followups.py)
+    assert thread == {"ancestors": [], "children": [], "missing_parent": None}
     assert shown == sessions[1].model_dump(mode="json")
     assert calls == [c.model_dump(mode="json") for c in sessions[1].calls]
     prefix = invoke("show", "aaaa2", "--json")
-    assert json.loads(prefix.stdout) == {**sessions[1].model_dump(mode="json"), "calls": calls}
+    assert json.loads(prefix.stdout) == {
+        **sessions[1].model_dump(mode="json"),
+        "calls": calls,
+        "thread": thread,
+    }
     human = invoke("show", "aaaa1", columns=200)
     assert human.exit_code == 0, human.output
     text = human.stdout
@@ -106,7 +112,7 @@ def test_show_by_full_id_and_by_unique_prefix(sessions):
 
 def test_show_a_drifted_and_a_failed_seat(sessions):
     drifted = invoke("show", IDS[1], columns=200).stdout
-    assert f"drift: its review ran on {SONNET}" in drifted
+    assert f"its review ran on {SONNET}: drift" in drifted
     failed = invoke("show", IDS[2]).stdout
     assert "timeout" in failed and "partial" in failed
 
@@ -313,7 +319,7 @@ def test_an_interrupted_session_with_cancelled_calls_stores_lists_and_shows(sess
     assert newest["session_id"] == result.session_id and newest["status"] == "interrupted"
     assert newest["seats"][2]["status"] == "cancelled"
     table = invoke("list", columns=200).stdout
-    assert "interrupted" in table and "s3 x-ai/grok-4.3 cancelled" in table
+    assert "interrupted" in table and "s3 x-ai/grok-4.3 → cancelled" in table
     shown = json.loads(invoke("show", "ffff", "--json").stdout)
     assert shown["status"] == "interrupted" and shown["calls"][2]["status"] == "cancelled"
     human = invoke("show", "ffff", columns=200).stdout
@@ -333,7 +339,7 @@ def test_a_read_only_store_behind_is_listed_with_a_notice(tmp_path, monkeypatch)
     monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", url)
     monkeypatch.chdir(tmp_path)
     notice = (
-        f"the store at {url} is at schema version 1, this llm-council writes 2; "
+        f"the store at {url} is at schema version 1, this llm-council writes 3; "
         "open it writable once to upgrade"
     )
     out = invoke("list", columns=400)
@@ -405,6 +411,7 @@ def test_import_unsent_stores_a_spilled_run_which_sessions_show_then_has(tmp_pat
     assert shown.returncode == 0, shown.stderr
     stored = json.loads(shown.stdout)
     calls = stored.pop("calls")
+    assert stored.pop("thread")["ancestors"] == []
     assert [(c["stage"], c["seat_id"], c["resolved_model"]) for c in calls] == [
         (c["stage"], c["seat_id"], c["resolved_model"]) for c in spilled_calls
     ]

@@ -93,7 +93,7 @@ def test_writing_the_same_session_twice_is_a_no_op(store):
         store.counts()
         == before
         == {
-            "schema_version": 2,  # rows for versions 1 and 2
+            "schema_version": 3,  # rows for versions 1, 2 and 3
             "sessions": 1,
             "seats": 4,
             "flags": 2,
@@ -104,6 +104,7 @@ def test_writing_the_same_session_twice_is_a_no_op(store):
             "router_attempts": 3,
             "reviews": 4,  # each seat reviewed the three others
             "review_ranks": 12,
+            "attachments": 0,
         }
     )
 
@@ -210,7 +211,7 @@ def test_a_broken_session_fails_whole_and_loudly(store, tmp_path):
     with pytest.raises(AuditionStoreError, match=f"cannot write session {result.session_id} to"):
         store.write_session(result, REG)
     assert store.counts() == {
-        "schema_version": 2,
+        "schema_version": 3,
         "sessions": 0,
         "seats": 0,
         "flags": 0,
@@ -219,6 +220,7 @@ def test_a_broken_session_fails_whole_and_loudly(store, tmp_path):
         "router_attempts": 0,
         "reviews": 0,
         "review_ranks": 0,
+        "attachments": 0,
     }
     # Through the logger the broken session is not lost: it is spilled, and says why.
     message = AuditionLogger(store, REG, spill_to=[tmp_path / "spill"]).record(result)
@@ -260,8 +262,8 @@ def test_two_writers_of_one_session_store_it_once(store_url):
     for t in threads:
         t.join()
     assert sorted(outcomes) == [False, False, False, True]
-    assert stores[0].counts()["calls"] == 9 and stores[0].counts()["schema_version"] == 2
-    assert sorted(s.schema_upgrades for s in stores) == [(), (), (), (1, 2)]
+    assert stores[0].counts()["calls"] == 9 and stores[0].counts()["schema_version"] == 3
+    assert sorted(s.schema_upgrades for s in stores) == [(), (), (), (1, 2, 3)]
     for s in stores:
         s.close()
 
@@ -270,8 +272,8 @@ def test_two_writers_of_one_session_store_it_once(store_url):
 
 
 def test_a_new_database_is_migrated_to_the_current_version(store):
-    assert store.schema_version() == schema.SCHEMA_VERSION == 2
-    assert store.schema_upgrades == (1, 2) and store.notices == []
+    assert store.schema_version() == schema.SCHEMA_VERSION == 3
+    assert store.schema_upgrades == (1, 2, 3) and store.notices == []
     assert set(store.table_names()) >= {
         "schema_version",
         "sessions",
@@ -282,12 +284,13 @@ def test_a_new_database_is_migrated_to_the_current_version(store):
         "router_attempts",
         "reviews",
         "review_ranks",
+        "attachments",
     }
     assert store.has_column("calls", "router_json") and store.has_table("router_attempts")
     assert store.has_column("seats", "borda_peers") and store.has_table("review_ranks")
     with store.engine().connect() as conn:
         applied = conn.execute(select(schema.schema_version).order_by("version")).all()
-    assert [v for v, _ in applied] == [1, 2] and all(at is not None for _, at in applied)
+    assert [v for v, _ in applied] == [1, 2, 3] and all(at is not None for _, at in applied)
 
 
 def test_an_empty_sqlite_file_and_foreign_tables_are_fine(tmp_path):
@@ -307,26 +310,26 @@ def test_an_older_database_is_upgraded_step_by_step(store):
     store.write_session(make_session(1), REG)
     added = []
 
-    def v3(conn):
-        conn.execute(text("CREATE TABLE extra_v3 (id INTEGER PRIMARY KEY)"))
-        added.append(3)
-
     def v4(conn):
-        conn.execute(text("INSERT INTO extra_v3 (id) VALUES (4)"))
+        conn.execute(text("CREATE TABLE extra_v4 (id INTEGER PRIMARY KEY)"))
         added.append(4)
 
-    steps = [*schema.MIGRATIONS, (3, "extra table", v3), (4, "extra row", v4)]
+    def v5(conn):
+        conn.execute(text("INSERT INTO extra_v4 (id) VALUES (5)"))
+        added.append(5)
+
+    steps = [*schema.MIGRATIONS, (4, "extra table", v4), (5, "extra row", v5)]
     with store.engine().begin() as conn:
-        assert schema.upgrade(conn, steps[:3]) == [3]
+        assert schema.upgrade(conn, steps[:4]) == [4]
     with store.engine().begin() as conn:
-        assert schema.upgrade(conn, steps) == [4]
+        assert schema.upgrade(conn, steps) == [5]
         assert schema.upgrade(conn, steps) == []
-        assert schema.current_version(conn) == 4
-        assert conn.execute(text("SELECT id FROM extra_v3")).scalar() == 4
-    assert added == [3, 4] and store.counts()["sessions"] == 1  # data kept
+        assert schema.current_version(conn) == 5
+        assert conn.execute(text("SELECT id FROM extra_v4")).scalar() == 5
+    assert added == [4, 5] and store.counts()["sessions"] == 1  # data kept
     store.close()
-    # This code only knows version 2: the upgraded database is now too new for it.
-    with pytest.raises(AuditionStoreError, match="schema version 4, newer than"):
+    # This code only knows version 3: the upgraded database is now too new for it.
+    with pytest.raises(AuditionStoreError, match="schema version 5, newer than"):
         AuditionStore(store.url_for_humans).list_sessions()
 
 
@@ -338,8 +341,8 @@ def test_a_failed_migration_leaves_the_old_version(store):
         raise RuntimeError("step failed")
 
     with pytest.raises(RuntimeError), store.engine().begin() as conn:
-        schema.upgrade(conn, [*schema.MIGRATIONS, (3, "broken", broken)])
-    assert store.schema_version() == 2 and "half_done" not in store.table_names()
+        schema.upgrade(conn, [*schema.MIGRATIONS, (4, "broken", broken)])
+    assert store.schema_version() == 3 and "half_done" not in store.table_names()
 
 
 def test_a_database_from_a_newer_version_is_refused_clearly(store, store_url):
@@ -569,6 +572,7 @@ def test_counts_cover_all_tables(store):
         "router_attempts",
         "reviews",
         "review_ranks",
+        "attachments",
     }
     with store.engine().connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.calls)).scalar() == 0

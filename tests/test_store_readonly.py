@@ -44,7 +44,7 @@ def pg_url(request):
 
 def behind_notice(url: str) -> str:
     return (
-        f"the store at {url} is at schema version 1, this llm-council writes 2; "
+        f"the store at {url} is at schema version 1, this llm-council writes 3; "
         "open it writable once to upgrade"
     )
 
@@ -68,8 +68,8 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
     store = AuditionStore(store_url)
     # Reading is enough: the store is writable, so it is brought current first.
     assert [s.session_id for s in store.list_sessions()] == [r.session_id for r in old[::-1]]
-    assert store.schema_upgrades == (2,) and store.notices == []
-    assert store.schema_version() == 2
+    assert store.schema_upgrades == (2, 3) and store.notices == []
+    assert store.schema_version() == 3
     assert {"provider", "router_json"} <= columns(store_url, "calls")
     assert "borda_peers" in columns(store_url, "seats")
     assert {"router_candidates", "router_attempts", "reviews", "review_ranks"} <= set(
@@ -90,7 +90,7 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
         (r.reviewer_seat, r.judge, r.order) for r in new.reviews
     ]
     assert store.counts() == {
-        "schema_version": 2,
+        "schema_version": 3,
         "sessions": 3,
         "seats": 11,
         "flags": 6,
@@ -99,10 +99,11 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
         "router_attempts": 3,
         "reviews": 5,
         "review_ranks": 4 * 3 + 4,
+        "attachments": 0,
     }
     store.close()
     again = AuditionStore(store_url)
-    assert again.schema_version() == 2 and again.schema_upgrades == ()  # nothing left to do
+    assert again.schema_version() == 3 and again.schema_upgrades == ()  # nothing left to do
     again.close()
 
 
@@ -110,7 +111,7 @@ def test_a_write_is_what_upgrades_a_v1_store_too(store_url):
     write_v1_store(store_url, [make_session(1)])
     store = AuditionStore(store_url)
     assert store.write_session(make_session(2, routed=True), REG) is True
-    assert store.schema_upgrades == (2,) and store.counts()["router_attempts"] == 3
+    assert store.schema_upgrades == (2, 3) and store.counts()["router_attempts"] == 3
     store.close()
 
 
@@ -302,7 +303,7 @@ def test_a_select_only_role_reads_and_its_writes_are_spilled(pg_url, tmp_path):
     reader = AuditionStore(reader_url)
     assert [s.session_id for s in reader.list_sessions()] == [r.session_id for r in results[::-1]]
     assert reader.get_calls(results[0].session_id) == results[0].calls
-    assert reader.notices == [] and reader.schema_version() == 2
+    assert reader.notices == [] and reader.schema_version() == 3
     logger = AuditionLogger(reader, REG, spill_to=[tmp_path])
     message = logger.record(make_session(3))
     assert message and "permission denied" in message and str(tmp_path) in message
@@ -324,7 +325,7 @@ def test_a_select_only_role_reads_a_v1_database_as_it_is(pg_url):
     assert "router_json" not in columns(pg_url, "calls")  # the reader changed nothing
     owner = AuditionStore(pg_url)
     assert owner.count_sessions() == 2 and "router_json" in columns(pg_url, "calls")
-    assert owner.schema_upgrades == (2,) and owner.notices == []  # the owner upgraded it
+    assert owner.schema_upgrades == (2, 3) and owner.notices == []  # the owner upgraded it
     owner.close()
 
 

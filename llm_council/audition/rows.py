@@ -61,6 +61,17 @@ def _rows(result: SessionResult, registry: Registry) -> dict[str, list[Row]]:
         "calls": _call_rows(result, registry),
         **_router_rows(result),
         **_review_rows(result),
+        "attachments": [
+            {
+                "session_id": result.session_id,
+                "position": position,
+                "name": a.name,
+                "kind": a.kind,
+                "sha256": a.sha256,
+                "size": a.size,
+            }
+            for position, a in enumerate(result.attachments)
+        ],
     }
 
 
@@ -142,6 +153,7 @@ def _session_row(result: SessionResult, registry: Registry) -> Row:
             (s.borda for s in result.seats if not s.is_pareto),
         ),
         "result_json": model_json(result),
+        "parent_session_id": result.parent_session_id,
     }
 
 

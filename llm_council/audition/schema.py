@@ -69,6 +69,9 @@ sessions = Table(
     Column("kendall_w_chance", Float),
     Column("paired_diff", Float),
     Column("result_json", Text, nullable=False),
+    # v3: the session this one follows up (``run --continue``); null for a first question.
+    # Its index, ix_sessions_parent, is made by the v3 step (see there).
+    Column("parent_session_id", String(64)),
     # v2: covers the report's per-tier session query, so it never reads the (large) rows;
     # "tier", "created_at" lead, so it also serves what ix_sessions_tier_created did in v1.
     Index(
@@ -279,6 +282,21 @@ review_ranks = Table(
 )
 
 
+# Version 3: what was attached to a session's question (ADR-015): one row per file or diff,
+# by name, content hash and size; the content itself is never stored.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True),  # order in SessionResult.attachments
+    Column("name", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # file | diff
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Index("ix_attachments_sha256", "sha256"),  # which sessions saw this exact content
+)
+
+
 def _v1_create(conn: Connection) -> None:
     # A new database gets today's table shapes at once; later steps only add what is missing.
     metadata.create_all(conn, tables=[sessions, seats, flags, calls])
@@ -314,6 +332,16 @@ def _v2_router_and_reviews(conn: Connection) -> None:
     metadata.create_all(conn, tables=[router_candidates, router_attempts, reviews, review_ranks])
 
 
+def _v3_attachments_and_threads(conn: Connection) -> None:
+    _add_missing_columns(conn, sessions, ("parent_session_id",))
+    # Plain SQL, not an Index on the table: the v2 step creates every index the sessions
+    # table declares, and on a v1 store it runs before this column exists.
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_sessions_parent ON sessions (parent_session_id)"
+    )
+    metadata.create_all(conn, tables=[attachments])
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 # Forward-only: append a step, never edit a shipped one. Each runs in the transaction that
@@ -327,6 +355,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "sessions.kendall_w_chance, sessions.paired_diff); seats.tier and seats.day; report "
         "covering indexes",
         _v2_router_and_reviews,
+    ),
+    (
+        3,
+        "attachments (name, kind, sha256, size; never content); sessions.parent_session_id "
+        "with ix_sessions_parent for follow-up threads",
+        _v3_attachments_and_threads,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

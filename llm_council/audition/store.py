@@ -22,7 +22,13 @@ from llm_council.audition.store_errors import (
     SessionNotFoundError,
     StoreConfigError,
 )
-from llm_council.audition.store_read import SchemaView, SeatBrief, SessionSummary, StoredReview
+from llm_council.audition.store_read import (
+    SchemaView,
+    SeatBrief,
+    SessionSummary,
+    StoredReview,
+    Thread,
+)
 from llm_council.audition.store_url import (
     check_url,
     plain_sqlite_file,
@@ -40,9 +46,11 @@ __all__ = [
     "InvalidSessionIdError",
     "SeatBrief",
     "SessionNotFoundError",
+    "SessionRowsRejectedError",
     "SessionSummary",
     "StoreConfigError",
     "StoredReview",
+    "Thread",
     "default_store_url",
     "open_store",
 ]
@@ -71,6 +79,11 @@ def open_store(config: CouncilConfig) -> AuditionStore:
     nothing.
     """
     return AuditionStore(config.audition.url or default_store_url())
+
+
+class SessionRowsRejectedError(AuditionStoreError):
+    """A row of a batch of sessions broke a constraint (e.g. a seat id twice, or another
+    writer stored one of them meanwhile); nothing of the batch was kept."""
 
 
 class _SessionRowTaken(Exception):
@@ -318,6 +331,50 @@ class AuditionStore:
                         return False
                 raise taken.__cause__ from None  # type: ignore[misc]
 
+    def write_sessions(self, results: Sequence[SessionResult], registry: Registry) -> list[bool]:
+        """Write several sessions in one transaction: one commit, one insert per table.
+
+        For each result, False when it was already stored (or repeats an earlier result of
+        the batch): a no-op, as in ``write_session``. All or nothing: a row breaking a
+        constraint raises SessionRowsRejectedError (write them one by one to keep the good
+        ones), any other failure AuditionStoreError; in both cases none is kept.
+        """
+        if not results:
+            return []
+        # Rows are built before the write lock is taken: other writers wait only for inserts.
+        prepared = [(result.session_id, session_rows(result, registry)) for result in results]
+        fresh: list[bool] = []
+        with self._errors(f"write {len(results)} sessions to"):
+            try:
+                with self._writing() as conn:
+                    taken = self._stored_ids(conn, [sid for sid, _ in prepared])
+                    batched: dict[str, list[dict[str, Any]]] = {table: [] for table in _TABLES}
+                    for session_id, rows in prepared:
+                        fresh.append(session_id not in taken)
+                        if fresh[-1]:
+                            taken.add(session_id)
+                            for table in _TABLES:
+                                batched[table] += rows.get(table, ())
+                    for table in _TABLES:
+                        if batched[table]:
+                            conn.execute(insert(getattr(schema, table)), batched[table])
+            except IntegrityError as exc:
+                raise SessionRowsRejectedError(
+                    f"a session of the batch was refused by {self.url_for_humans}: {_cause(exc)}"
+                ) from None
+        return fresh
+
+    @staticmethod
+    def _stored_ids(conn: Connection, session_ids: Sequence[str]) -> set[str]:
+        s = schema.sessions
+        found: set[str] = set()
+        for start in range(0, len(session_ids), 500):  # bounded bind parameters per query
+            chunk = session_ids[start : start + 500]
+            found.update(
+                conn.execute(select(s.c.session_id).where(s.c.session_id.in_(chunk))).scalars()
+            )
+        return found
+
     @staticmethod
     def _has_session(conn: Connection, session_id: str) -> bool:
         s = schema.sessions
@@ -369,6 +426,13 @@ class AuditionStore:
             if found:
                 return store_read.calls(conn, view, wanted)
         raise SessionNotFoundError(f"no session {wanted!r} in {self.url_for_humans}")
+
+    def thread(self, session_id: str) -> Thread:
+        """The follow-up thread around the session with this exact id: its ancestors (the
+        first question first) and its direct follow-ups (oldest first)."""
+        wanted = _checked_id(session_id)
+        with self._reading() as (conn, view):
+            return store_read.thread(conn, view, wanted)
 
     def get_reviews(self, session_ids: Sequence[str]) -> dict[str, list[StoredReview]]:
         """The stage 2 reviews of each of these sessions (exact ids), in the session's order.

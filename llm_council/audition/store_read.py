@@ -33,7 +33,9 @@ TABLES = (
     "router_attempts",
     "reviews",
     "review_ranks",
+    "attachments",
 )
+THREAD_LIMIT = 100  # ancestors followed, children listed: a thread is read by a person
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,77 @@ def summaries(
             )
         )
     return out
+
+
+class ThreadEntry(BaseModel):
+    """One session of a follow-up thread, as one line shows it."""
+
+    session_id: str
+    created_at: datetime
+    tier: str
+    status: str
+    prompt: str  # the first line, shortened
+
+
+class Thread(BaseModel):
+    """The follow-ups around one session: ``ancestors`` from the first question down to the
+    parent, ``children`` (direct follow-ups) oldest first. ``missing_parent`` names an
+    ancestor the store does not hold (the chain stops there)."""
+
+    ancestors: list[ThreadEntry] = Field(default_factory=list)
+    children: list[ThreadEntry] = Field(default_factory=list)
+    missing_parent: str | None = None
+
+
+def thread(conn: Connection, view: SchemaView, session_id: str) -> Thread:
+    """The thread around ``session_id`` (an exact id); empty before schema version 3."""
+    if not view.has_column("sessions", "parent_session_id"):
+        return Thread()
+    s = schema.sessions
+    columns = (
+        s.c.session_id,
+        s.c.created_at,
+        s.c.tier,
+        s.c.status,
+        func.substr(s.c.prompt, 1, 200).label("prompt"),
+        s.c.parent_session_id,
+    )
+
+    def entry(row: Mapping[str, Any]) -> ThreadEntry:
+        return ThreadEntry(
+            session_id=row["session_id"],
+            created_at=as_utc(row["created_at"]),
+            tier=row["tier"],
+            status=row["status"],
+            prompt=_first_line(row["prompt"] or ""),
+        )
+
+    ancestors: list[ThreadEntry] = []
+    seen = {session_id}
+    missing = None
+    parent = conn.execute(
+        select(s.c.parent_session_id).where(s.c.session_id == session_id)
+    ).scalar()
+    # Each step is one primary-key lookup; ``seen`` guards against a cycle in bad data.
+    while parent and parent not in seen and len(ancestors) < THREAD_LIMIT:
+        row = conn.execute(select(*columns).where(s.c.session_id == parent)).mappings().first()
+        if row is None:
+            missing = parent
+            break
+        ancestors.append(entry(row))
+        seen.add(parent)
+        parent = row["parent_session_id"]
+    children = conn.execute(
+        select(*columns)
+        .where(s.c.parent_session_id == session_id)
+        .order_by(s.c.created_at, s.c.session_id)
+        .limit(THREAD_LIMIT)
+    ).mappings()
+    return Thread(
+        ancestors=ancestors[::-1],
+        children=[entry(row) for row in children],
+        missing_parent=missing,
+    )
 
 
 def find_session(conn: Connection, view: SchemaView, wanted: str) -> list[tuple[str, str]]:

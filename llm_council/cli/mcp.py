@@ -35,8 +35,8 @@ def mcp_command(
         Path | None,
         typer.Option(
             "--root",
-            help="Files attached to consult_council must lie under this directory "
-            "(default: the current one).",
+            help="Files and directories attached to consult_council must lie under this "
+            "directory (default: the current one).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Sandbox seed (sandbox gateway only).")] = 0,

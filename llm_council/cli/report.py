@@ -44,7 +44,7 @@ def report_command(
     """How often the Pareto seat duplicated a named seat, diversity, peer review and cost."""
     from rich.console import Console
 
-    from llm_council.audition.report import build_report
+    from llm_council.archive import SessionArchive
     from llm_council.audition.report_html import render_html
     from llm_council.audition.report_render import render_markdown, render_table
     from llm_council.audition.store import AuditionStoreError, open_store
@@ -54,17 +54,19 @@ def report_command(
     since_at = since_or_exit(since)
     cfg, registry = load_all(config)
     try:
-        store = open_store(cfg)
+        archive = SessionArchive(open_store(cfg), registry)
     except AuditionStoreError as exc:  # an invalid URL is bad input
         raise fail(str(exc), 2) from None
     try:
-        report = build_report(store, registry, since=since_at, last=last, tier=tier)
+        report = archive.report(since=since_at, last=last, tier=tier)
     except AuditionStoreError as exc:
         raise fail(str(exc), 1) from None
     finally:
-        store.close()
+        archive.close()
     if fmt is ReportFormat.table and output is None:
-        render_table(Console(), report)
+        from llm_council.layout import make_console
+
+        render_table(make_console(), report)
         return
     if fmt is ReportFormat.json:
         text = json.dumps(report.model_dump(mode="json"), indent=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,9 +18,18 @@ from llm_council.textsafe import markup_text
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from llm_council.attachments import Attachment, Loaded
     from llm_council.council.plan import SessionPlan
     from llm_council.council.result import SessionResult
     from llm_council.service import CouncilService, RunRequest
+
+
+class RunFormat(StrEnum):
+    """How ``run`` prints the session on stdout."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
 
 
 def _read_prompt(prompt: str | None, file: Path | None) -> str:
@@ -58,6 +68,21 @@ def _decode(data: bytes, what: str) -> str:
         ) from None
 
 
+def _attachments(paths: list[Path], diff: bool, diff_ref: str | None) -> Loaded:
+    """``--attach`` files and directories plus the ``--diff``; a problem exits 2."""
+    from llm_council.attachments import AttachmentError, Loaded, check_total, git_diff, load_paths
+
+    try:
+        loaded = load_paths(paths)
+        diffs: tuple[Attachment, ...] = ()
+        if diff or diff_ref is not None:
+            diffs = (git_diff(diff_ref or "HEAD"),)
+        check_total([*loaded.attachments, *diffs])
+    except AttachmentError as exc:
+        raise fail(str(exc), 2) from None
+    return Loaded(loaded.attachments + diffs, loaded.notices)
+
+
 def run_command(
     prompt: Annotated[
         str | None, typer.Argument(help="The question; '-' or omitted reads stdin.")
@@ -70,6 +95,10 @@ def run_command(
     config: ConfigOpt = None,
     chairman: Annotated[str | None, typer.Option(help="Chairman model id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result.")] = False,
+    fmt: Annotated[
+        RunFormat,
+        typer.Option("--format", help="table (default), json (the same as --json) or markdown."),
+    ] = RunFormat.table,
     gateway: GatewayOpt = "auto",
     duplicate_policy: Annotated[
         DuplicatePolicy | None, typer.Option(help="flag, collapse or reroute.")
@@ -84,9 +113,42 @@ def run_command(
             "--max-usd", min=0.0, help="Refuse (exit 2) when the estimated cost is above this."
         ),
     ] = None,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            "-a",
+            metavar="PATH",
+            help="A text file or a directory (its files as git would track them) for every "
+            "seat to read; repeatable.",
+        ),
+    ] = None,
+    diff: Annotated[
+        bool,
+        typer.Option("--diff", help="Attach the working tree's `git diff HEAD`."),
+    ] = False,
+    diff_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--diff-ref",
+            metavar="REF",
+            help="Attach `git diff REF` instead (a branch, tag or commit); implies --diff.",
+        ),
+    ] = None,
+    continue_from: Annotated[
+        str | None,
+        typer.Option(
+            "--continue",
+            metavar="SESSION",
+            help="Ask a follow-up of this session (id or unique prefix): its question and "
+            "answer go along, and its tier and mode are the defaults.",
+        ),
+    ] = None,
 ) -> None:
     """Run one council session and show the seats, ranking and synthesis.
 
+    Files, directories and a git diff go to every seat as data after the question (100 KB
+    a file, 200 KB in all); the store keeps their hashes and sizes, not their text.
     Ctrl-C stops the session and keeps every finished call (stored as interrupted);
     a second Ctrl-C exits at once.
     """
@@ -94,7 +156,7 @@ def run_command(
 
     from rich.console import Console
 
-    from llm_council.api import Council
+    from llm_council.api import Council, FollowUpError
     from llm_council.audition.store_errors import StoreConfigError
     from llm_council.config import ConfigError
     from llm_council.council.preflight import PreflightError
@@ -102,16 +164,34 @@ def run_command(
     from llm_council.registry import RegistryError
     from llm_council.service import CouncilService, RunRequest
 
+    if as_json:  # --json is --format json
+        if fmt not in (RunFormat.table, RunFormat.json):
+            raise fail(f"--json and --format {fmt} disagree; give one of them", 2)
+        fmt = RunFormat.json
     text = _read_prompt(prompt, file)
     if not text.strip():
         raise fail("the prompt is empty", 2)
+    loaded = _attachments(attach or [], diff, diff_ref)
     err = Console(stderr=True)
     try:
         council = Council.from_config(config, gateway=gateway, sandbox_seed=seed)
-        plan = council.plan(tier.value if tier else None, mode, chairman)
+        service = CouncilService(council)
+        parent = _parent(service, continue_from) if continue_from else None
+        plan = council.plan(
+            tier.value if tier else parent.tier if parent else None,
+            mode or (parent.mode if parent else None),
+            chairman,
+        )
     except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
-    for notice in (*council.notices, *plan.notices):
+    notices = [*council.notices, *plan.notices, *loaded.notices]
+    if loaded.attachments:
+        from llm_council.attachments import describe
+
+        notices.append(f"attached: {describe(loaded.attachments)}")
+    if parent is not None:
+        notices.append(f"follow-up of session {parent.session_id}")
+    for notice in notices:
         err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
     request = RunRequest(
         prompt=text,
@@ -121,19 +201,26 @@ def run_command(
         duplicate_policy=duplicate_policy,
         strict=strict,
         max_usd=max_usd,
+        attachments=loaded.attachments,
+        parent_session_id=parent.session_id if parent else None,
     )
     try:
-        result = asyncio.run(_run_session(CouncilService(council), request, plan, as_json, err))
-    except PreflightError as exc:
+        result = asyncio.run(_run_session(service, request, plan, fmt is RunFormat.json, err))
+    except (PreflightError, FollowUpError) as exc:
         raise fail(str(exc), 2) from None
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise fail("interrupted before any call finished; nothing was recorded", 130) from None
-    if as_json:
+    if fmt is RunFormat.json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+    elif fmt is RunFormat.markdown:
+        from llm_council.cli.markdown import session_markdown
+
+        typer.echo(session_markdown(result), nl=False)
     else:
         from llm_council.cli.render import render_result
+        from llm_council.layout import make_console
 
-        render_result(Console(), result)
+        render_result(make_console(), result)
     if result.status == "interrupted":
         finished = sum(1 for c in result.calls if c.status != "cancelled")
         cancelled = len(result.calls) - finished
@@ -149,6 +236,23 @@ def run_command(
             f"{s.seat_id} {s.requested_model}: {s.status}: {s.error}" for s in result.seats
         )
         raise fail(f"no seat answered ({causes})", 1)
+
+
+def _parent(service: CouncilService, session_id: str) -> SessionResult:
+    """The session ``--continue`` names; unknown or ambiguous exits 2, a broken store 1."""
+    from llm_council.audition.store_errors import (
+        AuditionStoreError,
+        InvalidSessionIdError,
+        SessionNotFoundError,
+    )
+    from llm_council.service import ServiceError
+
+    try:
+        return service.archive.session(session_id).result
+    except (InvalidSessionIdError, SessionNotFoundError) as exc:
+        raise fail(f"--continue: {exc}", 2) from None
+    except (AuditionStoreError, ServiceError) as exc:
+        raise fail(str(exc), 1) from None
 
 
 async def _run_session(

@@ -13,7 +13,7 @@ from llm_council.cli.common import ConfigOpt, JsonOpt
 from llm_council.cli.errors import fail
 
 if TYPE_CHECKING:
-    from llm_council.audition.store import AuditionStore
+    from llm_council.archive import SessionArchive
 
 DEFAULT_LAST = 20
 
@@ -23,12 +23,13 @@ sessions_app = typer.Typer(
 )
 
 
-def _store(config_path: Path | None) -> AuditionStore:
-    from llm_council.audition.store import StoreConfigError, open_store
-    from llm_council.config import ConfigError, load_config
+def _archive(config_path: Path | None) -> SessionArchive:
+    from llm_council.archive import SessionArchive
+    from llm_council.audition.store import StoreConfigError
+    from llm_council.config import ConfigError
 
     try:
-        return open_store(load_config(config_path))
+        return SessionArchive.open(config_path)
     except (ConfigError, StoreConfigError) as exc:  # a bad config or store URL, a missing driver
         raise fail(str(exc), 2) from None
 
@@ -58,29 +59,20 @@ def list_sessions(
     from llm_council.audition.store import AuditionStoreError
     from llm_council.cli.session_view import say_notices
 
-    limit = None if show_all else (last or DEFAULT_LAST)
-    store = _store(config)
+    archive = _archive(config)
     try:
-        rows = store.list_sessions(last=limit, tier=tier)
-        total = store.count_sessions(tier) if limit is not None else len(rows)
+        page = archive.sessions(last=None if show_all else (last or DEFAULT_LAST), tier=tier)
     except AuditionStoreError as exc:
         raise fail(str(exc), 1) from None
     finally:
-        store.close()
-    say_notices(store.notices)
+        archive.close()
+    say_notices(page.notices)
     if as_json:
-        page = {
-            "sessions": [r.model_dump(mode="json") for r in rows],
-            "shown": len(rows),
-            "total": total,
-            "truncated": len(rows) < total,
-            "notices": store.notices,
-        }
-        typer.echo(json.dumps(page, indent=2))
+        typer.echo(json.dumps(page.to_json(), indent=2))
         return
     from llm_council.cli.session_view import print_session_list
 
-    print_session_list(rows, total, store.url_for_humans)
+    print_session_list(page.sessions, page.total, archive.store.url_for_humans)
 
 
 @sessions_app.command("show")
@@ -89,9 +81,13 @@ def show_session(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """One session in full: seats, flags, ranking, routing, chairman and synthesis.
+    """One session in full: seats, flags, ranking, routing, chairman and synthesis, and its
+    follow-up thread (the sessions it continues and those that continue it).
 
-    --json prints the session as `llm-council run --json` did, plus "calls": every gateway
+    --json prints the session as `llm-council run --json` did, plus "thread":
+    {"ancestors": [...first question first...], "children": [...oldest first...],
+    "missing_parent": null | id}, each {"session_id", "created_at", "tier", "status",
+    "prompt"}, and "calls": every gateway
     call in order, each {"stage", "seat_id", "requested_model", "resolved_model", "provider",
     "status", "attempts", "router": null | {"strategy", "candidates", "attempts", "summary",
     "raw", ...}, "error", "latency_ms", "cost_usd", ...}; "router" is OpenRouter's own
@@ -104,22 +100,24 @@ def show_session(
     )
     from llm_council.cli.session_view import say_notices
 
-    store = _store(config)
+    archive = _archive(config)
     try:
-        result = store.get_session(session_id)
+        stored = archive.session(session_id)
     except InvalidSessionIdError as exc:  # bad input
         raise fail(str(exc), 2) from None
     except (SessionNotFoundError, AuditionStoreError) as exc:  # no such session; store unreadable
         raise fail(str(exc), 1) from None
     finally:
-        store.close()
-    say_notices(store.notices)
+        archive.close()
+    say_notices(archive.notices)
     if as_json:
-        typer.echo(json.dumps(result.stored_json(), indent=2))
+        typer.echo(json.dumps(stored.to_json(), indent=2))
         return
     from llm_council.cli.session_view import print_session
+    from llm_council.cli.thread_view import print_thread
 
-    print_session(result)
+    print_session(stored.result)
+    print_thread(stored.result, stored.thread)
 
 
 @sessions_app.command("import-unsent")
@@ -133,7 +131,7 @@ def import_unsent(config: ConfigOpt = None) -> None:
     from llm_council.registry import RegistryError, load_registry
     from llm_council.textsafe import plain
 
-    store = _store(config)
+    store = _archive(config).store
     try:
         registry = load_registry(overlay=default_overlay_path())
     except RegistryError as exc:

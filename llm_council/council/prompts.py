@@ -50,10 +50,12 @@ class Candidate:
     text: str
 
 
-def answer_messages(prompt: str, mode: str) -> tuple[ChatMessage, ...]:
+def answer_messages(prompt: str, mode: str, context: str = "") -> tuple[ChatMessage, ...]:
+    """``context``: the delimited data block (attachments, an earlier turn) after the question."""
+    user = f"{prompt.rstrip()}\n\n{context}" if context else prompt
     return (
         ChatMessage(role="system", content=_ANSWER_SYSTEM[mode]),
-        ChatMessage(role="user", content=prompt),
+        ChatMessage(role="user", content=user),
     )
 
 
@@ -80,9 +82,15 @@ def review_messages(prompt: str, candidates: Sequence[Candidate]) -> tuple[ChatM
 
 
 def chairman_messages(
-    prompt: str, mode: str, candidates: Sequence[Candidate], ranking: Sequence[tuple[str, float]]
+    prompt: str,
+    mode: str,
+    candidates: Sequence[Candidate],
+    ranking: Sequence[tuple[str, float]],
+    context: str = "",
 ) -> tuple[ChatMessage, ...]:
-    """``ranking`` is (label, borda) best first; it may be empty when no review counted."""
+    """``ranking`` is (label, borda) best first; it may be empty when no review counted.
+    ``context`` (the data block the seats saw) is escaped like the candidates, so it cannot
+    close or forge a tag of this prompt."""
     blocks = "\n\n".join(wrap_candidate(c) for c in candidates)
     if ranking:
         order = "\n".join(
@@ -93,7 +101,8 @@ def chairman_messages(
     task = "a coding question: give working code" if mode == "coding" else "a question"
     user = (
         f"The user asked {task}.\n<question>\n{html.escape(prompt, quote=False)}\n</question>\n\n"
-        f"Council answers:\n\n{blocks}\n\nAggregate peer ranking, best first:\n{order}\n\n"
+        + (f"<context>\n{html.escape(context, quote=False)}</context>\n\n" if context else "")
+        + f"Council answers:\n\n{blocks}\n\nAggregate peer ranking, best first:\n{order}\n\n"
         f"Write the final answer now.\n\n{VERDICT_INSTRUCTIONS}"
     )
     return (

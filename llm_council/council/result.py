@@ -145,6 +145,15 @@ class UsageTotals(BaseModel):
     cost_usd: float = 0.0
 
 
+class AttachmentRecord(BaseModel):
+    """What the store keeps of an attached file or diff: never its content."""
+
+    name: str  # the path as shown to the models, or "git diff REF" / "diff"
+    kind: Literal["file", "diff"]
+    sha256: str  # of the UTF-8 text sent
+    size: int  # bytes
+
+
 class SessionResult(BaseModel):
     """Everything one council session produced. ``calls`` is kept for the audition store only."""
 
@@ -166,6 +175,8 @@ class SessionResult(BaseModel):
     duplicate_policy: Literal["flag", "collapse", "reroute"] = "flag"
     notices: list[str] = Field(default_factory=list)
     config_hash: str | None = None
+    attachments: list[AttachmentRecord] = Field(default_factory=list)  # sent to the seats
+    parent_session_id: str | None = None  # the session this one follows up
     # Why the audition store did not take this session and where the record went instead;
     # also a notice. Not part of the JSON contract.
     storage_problem: str | None = Field(default=None, exclude=True)

@@ -103,6 +103,7 @@ class RunContext:
     duplicate_policy: DuplicatePolicy
     progress: ProgressListener
     judges: tuple[str, ...]  # independent reviewers; empty = the chairman model
+    context: str = ""  # data block after the question, to the seats and the chairman (ADR-015)
 
 
 class SessionRunner:
@@ -117,6 +118,7 @@ class SessionRunner:
         duplicate_policy: DuplicatePolicy = "flag",
         progress: ProgressListener | None = None,
         judges: Sequence[str] = (),
+        context: str = "",
     ) -> None:
         self._context = RunContext(
             gateway=gateway,
@@ -125,6 +127,7 @@ class SessionRunner:
             duplicate_policy=duplicate_policy,
             progress=progress or _NoProgress(),
             judges=tuple(judges),
+            context=context,
         )
 
     async def run(
@@ -295,7 +298,7 @@ class _Run:
 
     async def _stage1(self) -> list[SeatResult]:
         self.ctx.progress.stage_started("answer", len(self.plan.seats))
-        messages = answer_messages(self.prompt, self.plan.mode)
+        messages = answer_messages(self.prompt, self.plan.mode, self.ctx.context)
 
         async def answer(seat: Seat) -> None:
             request = self._request(seat, seat.requested_model, messages)
@@ -313,7 +316,7 @@ class _Run:
         """Policy ``reroute``: re-ask an exact-duplicate Pareto seat's question of an unseated
         model of its band, named directly. ``models`` cannot do this on OpenRouter: it is a
         fallback list tried only after ``model`` fails (docs: Model Fallbacks), not a pin."""
-        messages = answer_messages(self.prompt, self.plan.mode)
+        messages = answer_messages(self.prompt, self.plan.mode, self.ctx.context)
         for seat in seats:
             # Re-check each time: an earlier reroute may already have ended this duplicate.
             if not seat.is_pareto or not _shares_model(seat, seats):
@@ -542,7 +545,9 @@ class _Run:
         ranked = [(label_of[e.seat_id], e.borda) for e in self.ranking]
         chairman = self.plan.chairman
         request = self._request(
-            None, chairman, chairman_messages(self.prompt, self.plan.mode, candidates, ranked)
+            None,
+            chairman,
+            chairman_messages(self.prompt, self.plan.mode, candidates, ranked, self.ctx.context),
         )
         labels = {s.label: s.seat_id for s in ordered if s.label}
         stream = (
