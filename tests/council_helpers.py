@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -64,3 +68,28 @@ def sandbox_council(
 
 def requests_for(app: SandboxApp, model: str) -> list[dict[str, Any]]:
     return [body for body in app.requests if body.get("model") == model]
+
+
+def cli_in_subprocess(
+    tmp_path: Path, *args: str, cwd: Path | None = None, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m llm_council ARGS`` in a fresh process: sandbox only (no key), user dirs and
+    the audition store (``cli.db``) under ``tmp_path``, stdin closed."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "LLM_COUNCIL_AUDITION_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        **extra_env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "llm_council", *args],
+        cwd=cwd or tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

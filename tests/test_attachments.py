@@ -19,7 +19,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ from llm_council.gitignore import IgnoreRules
 from llm_council.registry import load_registry
 from llm_council.sandbox import SandboxOptions, create_app
 from tests.conftest import serve_asgi
-from tests.council_helpers import make_config, sandbox_council
+from tests.council_helpers import cli_in_subprocess, make_config, sandbox_council
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = ["anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "openrouter/pareto-code"]
@@ -433,23 +432,7 @@ def test_git_missing_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def _cli(cwd: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "LLM_COUNCIL_AUDITION_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "PYTHONPATH": str(REPO),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "llm_council", "run", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return cli_in_subprocess(tmp_path, "run", *args, cwd=cwd)
 
 
 def test_the_cli_attaches_files_and_a_diff_to_a_sandbox_run(tmp_path):

@@ -38,7 +38,7 @@ from llm_council.sandbox import SandboxApp, SandboxOptions, create_app
 from llm_council.service import CouncilService
 from tests.audition_data import make_session, registry
 from tests.conftest import serve_asgi
-from tests.council_helpers import make_config, sandbox_council
+from tests.council_helpers import cli_in_subprocess, make_config, sandbox_council
 from tests.pg import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,24 +193,7 @@ def test_a_v2_store_upgrades_to_v3_and_keeps_links_and_attachment_hashes(store_u
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "LLM_COUNCIL_AUDITION_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "PYTHONPATH": str(REPO),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "llm_council", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return cli_in_subprocess(tmp_path, *args, COLUMNS="200")
 
 
 def test_run_continue_links_and_sessions_show_prints_the_thread(tmp_path):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llm_council.choices import Tier
-from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.common import ConfigOpt, GatewayOpt, print_notices
 from llm_council.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -66,7 +66,6 @@ def batch_command(
     from llm_council.config import ConfigError
     from llm_council.gateway.base import GatewayConfigError
     from llm_council.registry import RegistryError
-    from llm_council.textsafe import markup_text
 
     try:
         items = load_prompts(prompts)
@@ -92,8 +91,7 @@ def batch_command(
         ValueError,
     ) as exc:
         raise fail(str(exc), 2) from None
-    for notice in council.notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
+    print_notices(err, council.notices)
     try:
         result = asyncio.run(
             run_interactive(

@@ -13,10 +13,14 @@ from llm_council.choices import GatewayChoice
 from llm_council.cli.errors import fail
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rich.console import Console
     from rich.text import Text
 
     from llm_council.config import CouncilConfig
     from llm_council.registry import Registry
+    from llm_council.service import CouncilService
 
 ConfigOpt = Annotated[
     Path | None,
@@ -62,3 +66,30 @@ def cells(*values: str) -> list[Text]:
     from llm_council.textsafe import terminal_text
 
     return [Text(terminal_text(v)) for v in values]
+
+
+def print_notices(err: Console, notices: Iterable[str]) -> None:
+    """Notices for the user (e.g. the sandbox fallback), one yellow line each on ``err``."""
+    from llm_council.textsafe import markup_text
+
+    for notice in notices:
+        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
+
+
+def open_service(
+    config_path: Path | None, gateway: GatewayChoice, seed: int, err: Console
+) -> CouncilService:
+    """The council service the config describes, its notices said on ``err``; a bad config,
+    registry, gateway choice or store URL exits 2."""
+    from llm_council.audition.store_errors import StoreConfigError
+    from llm_council.config import ConfigError
+    from llm_council.gateway.base import GatewayConfigError
+    from llm_council.registry import RegistryError
+    from llm_council.service import CouncilService
+
+    try:
+        service = CouncilService.from_config(config_path, gateway=gateway, sandbox_seed=seed)
+    except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
+        raise fail(str(exc), 2) from None
+    print_notices(err, service.notices)
+    return service

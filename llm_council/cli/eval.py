@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llm_council.choices import Tier
-from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.common import ConfigOpt, GatewayOpt, print_notices
 from llm_council.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ def eval_command(
     from llm_council.evaluation.tasks import TaskFileError, load_tasks
     from llm_council.gateway.base import GatewayConfigError
     from llm_council.registry import RegistryError
-    from llm_council.textsafe import markup_text
 
     try:
         chosen = load_tasks(tasks)
@@ -82,8 +81,7 @@ def eval_command(
         tier_name = tier.value if tier else council.config.council.default_tier.value
     except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
         raise fail(str(exc), 2) from None
-    for notice in council.notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
+    print_notices(err, council.notices)
     try:
         batch, results, grades = asyncio.run(
             _evaluate(council, chosen, tier_name, concurrency, max_usd, err)

@@ -13,9 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.common import ConfigOpt, GatewayOpt, open_service
 from llm_council.cli.errors import fail
-from llm_council.textsafe import markup_text
 
 __all__ = ["mcp_command"]
 
@@ -50,12 +49,7 @@ def mcp_command(
     import asyncio
     import logging
 
-    from llm_council.audition.store_errors import StoreConfigError
-    from llm_council.config import ConfigError
-    from llm_council.gateway.base import GatewayConfigError
     from llm_council.log import ROOT_LOGGER
-    from llm_council.registry import RegistryError
-    from llm_council.service import CouncilService
 
     if http is not None and not 0 < http < 65536:
         raise fail(f"--http must be a port 1..65535 (got {http})", 2)
@@ -63,12 +57,7 @@ def mcp_command(
     if not files_root.is_dir():
         raise fail(f"--root {str(root)!r} is not a directory", 2)
     err = Console(stderr=True)  # stdout is the stdio transport: nothing else may go there
-    try:
-        service = CouncilService.from_config(config, gateway=gateway, sandbox_seed=seed)
-    except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
-        raise fail(str(exc), 2) from None
-    for notice in service.notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+    service = open_service(config, gateway, seed, err)
     if http is not None:
         err.print(f"mcp: streamable HTTP on http://127.0.0.1:{http}/mcp", highlight=False)
     # The SDK puts a handler on the root logger; ours (configured by the CLI) already shows

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llm_council.choices import DuplicatePolicy, Mode, Tier
-from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.common import ConfigOpt, GatewayOpt, print_notices
 from llm_council.cli.errors import fail
-from llm_council.textsafe import markup_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -191,8 +190,7 @@ def run_command(
         notices.append(f"attached: {describe(loaded.attachments)}")
     if parent is not None:
         notices.append(f"follow-up of session {parent.session_id}")
-    for notice in notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False, emoji=False)
+    print_notices(err, notices)
     request = RunRequest(
         prompt=text,
         tier=plan.tier,

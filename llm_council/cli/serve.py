@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llm_council.cli.common import ConfigOpt, GatewayOpt
+from llm_council.cli.common import ConfigOpt, GatewayOpt, open_service
 from llm_council.cli.errors import fail
 from llm_council.textsafe import markup_text
 
@@ -57,12 +57,6 @@ def serve_command(
     """
     import asyncio
 
-    from llm_council.audition.store_errors import StoreConfigError
-    from llm_council.config import ConfigError
-    from llm_council.gateway.base import GatewayConfigError
-    from llm_council.registry import RegistryError
-    from llm_council.service import CouncilService
-
     if not 0 < port < 65536:
         raise fail(f"--port must be 1..65535 (got {port})", 2)
     token = token or None  # an empty variable is no token
@@ -82,12 +76,7 @@ def serve_command(
             1,
         ) from None
     err = Console(stderr=True)
-    try:
-        service = CouncilService.from_config(config, gateway=gateway, sandbox_seed=seed)
-    except (ConfigError, RegistryError, GatewayConfigError, StoreConfigError, ValueError) as exc:
-        raise fail(str(exc), 2) from None
-    for notice in service.notices:
-        err.print(f"[yellow]{markup_text(notice)}[/yellow]", highlight=False)
+    service = open_service(config, gateway, seed, err)
     shown = f"[{host}]" if ":" in host else host
     auth = "bearer token required" if token else "no token (loopback only)"
     err.print(
