@@ -6,6 +6,8 @@ import copy
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,15 @@ import httpx
 import yaml
 
 from llm_council.api import Council
+from llm_council.audition.logger import AuditionLogger
+from llm_council.audition.store import AuditionStore
+from llm_council.choices import TIERS
 from llm_council.config import CouncilConfig, parse_config
 from llm_council.defaults import shipped_file
 from llm_council.gateway.openrouter import OpenRouterGateway
 from llm_council.registry import Registry, load_registry
 from llm_council.sandbox import SandboxApp, SandboxOptions, create_app
+from tests.conftest import serve_asgi
 
 SANDBOX_URL = "http://sandbox.test/api/v1"
 
@@ -93,3 +99,23 @@ def cli_in_subprocess(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+SANDBOX_POOL = ["anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "openrouter/pareto-code"]
+
+
+@contextmanager
+def council_on_sandbox(
+    tmp_path: Path, pool: list[str] = SANDBOX_POOL
+) -> Iterator[tuple[Council, SandboxApp, AuditionStore]]:
+    """A council with a SQLite store, its gateway talking to the sandbox over a socket."""
+    registry = load_registry()
+    sandbox = create_app(registry, SandboxOptions(latency_ms=0))
+    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
+    with serve_asgi(sandbox) as url:
+        council, _ = sandbox_council(
+            make_config(dict.fromkeys(TIERS, pool)), registry=registry, base_url=f"{url}/api/v1"
+        )
+        council.audition = AuditionLogger(store, registry, spill_to=[tmp_path / "unsent"])
+        yield council, sandbox, store
+    store.close()

@@ -38,15 +38,12 @@ from llm_council.attachments import (
     load_paths,
     render_block,
 )
-from llm_council.audition.logger import AuditionLogger
-from llm_council.audition.store import AuditionStore
-from llm_council.choices import TIERS
 from llm_council.council.prompts import CHAIRMAN_SYSTEM, answer_messages
 from llm_council.gitignore import IgnoreRules
-from llm_council.registry import load_registry
-from llm_council.sandbox import SandboxOptions, create_app
-from tests.conftest import serve_asgi
-from tests.council_helpers import cli_in_subprocess, make_config, sandbox_council
+from tests.council_helpers import (
+    cli_in_subprocess,
+    council_on_sandbox,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = ["anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "openrouter/pareto-code"]
@@ -116,14 +113,7 @@ async def test_attachments_reach_every_seat_and_the_chairman_and_only_their_hash
     attachments = (*loaded.attachments, git_diff("HEAD", project))
     check_total(attachments)
 
-    registry = load_registry()
-    sandbox = create_app(registry, SandboxOptions(latency_ms=0))
-    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
-    with serve_asgi(sandbox) as url:
-        council, _ = sandbox_council(
-            make_config(dict.fromkeys(TIERS, POOL)), registry=registry, base_url=f"{url}/api/v1"
-        )
-        council.audition = AuditionLogger(store, registry, spill_to=[tmp_path / "unsent"])
+    with council_on_sandbox(tmp_path, POOL) as (council, sandbox, store):
         result = await council.run("Why does add fail?", "balanced", attachments=attachments)
         await council.aclose()
 

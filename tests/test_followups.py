@@ -15,8 +15,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,40 +23,21 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from sqlalchemy import create_engine, inspect
 
-from llm_council.api import Council, FollowUpError
+from llm_council.api import FollowUpError
 from llm_council.attachments import Attachment
 from llm_council.audition import schema
-from llm_council.audition.logger import AuditionLogger
 from llm_council.audition.store import AuditionStore
-from llm_council.choices import TIERS
 from llm_council.council.prompts import CHAIRMAN_SYSTEM, answer_messages
 from llm_council.http_server import create_http_app
-from llm_council.registry import load_registry
-from llm_council.sandbox import SandboxApp, SandboxOptions, create_app
 from llm_council.service import CouncilService
 from tests.audition_data import make_session, registry
 from tests.conftest import serve_asgi
-from tests.council_helpers import cli_in_subprocess, make_config, sandbox_council
+from tests.council_helpers import cli_in_subprocess, council_on_sandbox
 from tests.pg import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = ["anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "openrouter/pareto-code"]
 ANSWER_SYSTEM = answer_messages("", "coding")[0].content
-
-
-@contextmanager
-def council_on_sandbox(tmp_path: Path) -> Iterator[tuple[Council, SandboxApp, AuditionStore]]:
-    """A council with a SQLite store, its gateway talking to the sandbox over a socket."""
-    registry = load_registry()
-    sandbox = create_app(registry, SandboxOptions(latency_ms=0))
-    store = AuditionStore(f"sqlite:///{tmp_path / 'audition.db'}")
-    with serve_asgi(sandbox) as url:
-        council, _ = sandbox_council(
-            make_config(dict.fromkeys(TIERS, POOL)), registry=registry, base_url=f"{url}/api/v1"
-        )
-        council.audition = AuditionLogger(store, registry, spill_to=[tmp_path / "unsent"])
-        yield council, sandbox, store
-    store.close()
 
 
 def earlier_blocks(user: str) -> dict[str, str]:

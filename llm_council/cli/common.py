@@ -31,6 +31,9 @@ ConfigOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
 GatewayOpt = Annotated[
     GatewayChoice, typer.Option(help="auto: OpenRouter with a key, else the sandbox.")
 ]

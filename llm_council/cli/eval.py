@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llm_council.choices import Tier
-from llm_council.cli.common import ConfigOpt, GatewayOpt, print_notices
+from llm_council.cli.common import ConfigOpt, GatewayOpt, OutputOpt, print_notices
 from llm_council.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -51,9 +51,7 @@ def eval_command(
     output_format: Annotated[
         EvalFormat, typer.Option("--format", help="table, json, markdown or html.")
     ] = EvalFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
+    output: OutputOpt = None,
     config: ConfigOpt = None,
     gateway: GatewayOpt = "auto",
     seed: Annotated[int, typer.Option(help="Sandbox seed (sandbox gateway only).")] = 0,

@@ -9,13 +9,12 @@ from __future__ import annotations
 import io
 import json
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from llm_council.choices import TIERS
-from llm_council.cli.common import ConfigOpt, load_all, since_or_exit
+from llm_council.cli.common import ConfigOpt, OutputOpt, load_all, since_or_exit
 from llm_council.cli.errors import fail
 from llm_council.textsafe import markup_text
 
@@ -36,9 +35,7 @@ def report_command(
     fmt: Annotated[
         ReportFormat, typer.Option("--format", help="table, json, markdown or html.")
     ] = ReportFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
+    output: OutputOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """How often the Pareto seat duplicated a named seat, diversity, peer review and cost."""
