@@ -14,7 +14,7 @@ from llm_council.choices import TIERS, DuplicatePolicy, GatewayChoice, Mode
 from llm_council.config import CouncilConfig, load_config
 from llm_council.council.estimate import check_cap, estimate_session
 from llm_council.council.plan import SessionPlan, plan_session
-from llm_council.council.preflight import PreflightError, preflight
+from llm_council.council.preflight import PlanChecks, PreflightError, plan_checks, preflight
 from llm_council.council.result import SessionResult
 from llm_council.council.session import ProgressListener, SessionRunner
 from llm_council.gateway.base import Gateway, GatewayError
@@ -55,6 +55,12 @@ class Council:
         self.audition = audition
         self.notices = notices  # said once by the caller (e.g. the sandbox fallback)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Per-session work that depends only on the (frozen) config and registry objects,
+        # kept while ``self.config`` and ``self.registry`` are the same objects: hashing the
+        # config costs more than the rest of a session's bookkeeping.
+        self._hash_of: tuple[CouncilConfig, str] | None = None
+        self._plans_of: tuple[CouncilConfig, Registry] | None = None
+        self._plans: dict[tuple[str, str, str | None], tuple[SessionPlan, PlanChecks]] = {}
 
     @classmethod
     def from_config(
@@ -122,7 +128,7 @@ class Council:
         parent = await self._parent(parent_session_id) if parent_session_id else None
         if parent is not None:
             tier, mode = tier or parent.tier, mode or parent.mode
-        plan = self.plan(tier, mode, chairman)
+        plan, checks = self._plan_and_checks(tier, mode, chairman)
         earlier = None
         if parent is not None and parent_in_prompt:
             earlier = EarlierTurn(parent.session_id, parent.prompt, parent.synthesis)
@@ -130,7 +136,7 @@ class Council:
         # Checked and priced with the data block: every seat reads it (reviews are
         # over-counted by it, an estimate on the safe side).
         sent = f"{prompt}\n\n{context}" if context else prompt
-        warnings = await self._preflight(plan, sent, strict=strict)
+        warnings = await self._preflight(plan, sent, strict=strict, checks=checks)
         if max_usd is not None:
             check_cap(estimate_session(plan, self.registry, sent), max_usd)
         runner = SessionRunner(
@@ -175,17 +181,19 @@ class Council:
         except (InvalidSessionIdError, SessionNotFoundError) as exc:
             raise FollowUpError(f"cannot follow up: {exc}") from None
 
-    async def _preflight(self, plan: SessionPlan, prompt: str, *, strict: bool) -> list[str]:
+    async def _preflight(
+        self, plan: SessionPlan, prompt: str, *, strict: bool, checks: PlanChecks | None = None
+    ) -> list[str]:
         """Refuse before any paid call what cannot work; return the warnings to keep."""
-        models = [s.requested_model for s in plan.seats if not s.is_pareto] + [plan.chairman]
+        checks = checks if checks is not None else plan_checks(plan, self.registry)
         listed: list[str] | None = None
         notes: list[str] = []
-        if self.gateway.kind == "openrouter" and self.registry.unknown(models):
+        if self.gateway.kind == "openrouter" and checks.unknown:
             try:
                 listed = [m["id"] for m in await self.gateway.list_models() if "id" in m]
             except GatewayError as exc:
                 notes.append(f"could not fetch the gateway's model list to check ids: {exc}")
-        findings = preflight(plan, self.registry, prompt, listed_models=listed)
+        findings = preflight(plan, self.registry, prompt, listed_models=listed, checks=checks)
         refusals = [f.message for f in findings if f.level == "refusal"]
         warnings = [f.message for f in findings if f.level == "warning"]
         if refusals:
@@ -198,7 +206,7 @@ class Council:
 
     async def _finish(self, result: SessionResult, warnings: list[str]) -> None:
         """Stamp, annotate and record a finished or interrupted session."""
-        result.config_hash = self.config.config_hash()
+        result.config_hash = self._config_hash()
         result.notices[:0] = warnings
         if self.gateway.kind == "sandbox":
             result.notices.insert(0, SANDBOX_RESULT_NOTICE)
@@ -218,16 +226,38 @@ class Council:
         self, tier: str | None = None, mode: Mode | None = None, chairman: str | None = None
     ) -> SessionPlan:
         """The seats a session would have: ``ValueError`` for an unknown tier or mode."""
+        return self._plan_and_checks(tier, mode, chairman)[0]
+
+    def _plan_and_checks(
+        self, tier: str | None, mode: Mode | None, chairman: str | None
+    ) -> tuple[SessionPlan, PlanChecks]:
+        """The plan and its prompt-independent preflight checks. Both depend only on the
+        config and registry, which are frozen: they are built once per (tier, mode, chairman)
+        while ``self.config`` and ``self.registry`` stay the same objects."""
         tier = tier or self.config.council.default_tier.value
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}")
         mode = mode or self.config.council.mode
         if mode not in ("coding", "general"):
             raise ValueError(f"unknown mode {mode!r}; modes are coding, general")
-        plan = plan_session(self.config, tier, mode, chairman)
+        kept = self._plans_of
+        if kept is None or kept[0] is not self.config or kept[1] is not self.registry:
+            self._plans_of, self._plans = (self.config, self.registry), {}
+        key = (tier, mode, chairman)
+        cached = self._plans.get(key)
+        if cached is None:
+            plan = plan_session(self.config, tier, mode, chairman)
+            cached = self._plans[key] = (plan, plan_checks(plan, self.registry))
+        plan = cached[0]
         if not plan.seats:
             raise ValueError(f"tier {tier!r} has no seat left in {mode} mode: {plan.notices}")
-        return plan
+        return cached
+
+    def _config_hash(self) -> str:
+        """``config.config_hash()``, computed once per config object (configs are frozen)."""
+        if self._hash_of is None or self._hash_of[0] is not self.config:
+            self._hash_of = (self.config, self.config.config_hash())
+        return self._hash_of[1]
 
     def run_sync(
         self, prompt: str, tier: str | None = None, mode: Mode | None = None, **kw: object

@@ -30,9 +30,28 @@ class Finding:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class PlanChecks:
+    """The prompt-independent part of preflight: reusable while the plan and registry are."""
+
+    unknown: tuple[tuple[str, str], ...]  # (seat id or "chairman", model) not in the registry
+    windows: tuple[tuple[str, str, int], ...]  # (seat id, model, context window), smallest first
+
+
 def estimated_tokens(prompt: str) -> int:
     """A lower estimate of the prompt's token count (see BYTES_PER_TOKEN)."""
     return math.ceil(len(prompt.encode("utf-8", "surrogatepass")) / BYTES_PER_TOKEN)
+
+
+def plan_checks(plan: SessionPlan, registry: Registry) -> PlanChecks:
+    """What preflight learns from ``plan`` and ``registry`` alone, for any prompt."""
+    named = [(s.seat_id, s.requested_model) for s in plan.seats if not s.is_pareto]
+    unknown = tuple(
+        (who, model)
+        for who, model in [*named, ("chairman", plan.chairman)]
+        if not registry.is_known(model)
+    )
+    return PlanChecks(unknown=unknown, windows=tuple(_windows(plan, registry)))
 
 
 def preflight(
@@ -41,18 +60,19 @@ def preflight(
     prompt: str,
     *,
     listed_models: Iterable[str] | None = None,
+    checks: PlanChecks | None = None,
 ) -> list[Finding]:
     """Findings for ``plan``: unknown model ids (warnings) and a prompt that cannot fit (refusal).
 
     ``listed_models`` is the gateway's own model list when it was fetched: a model missing
-    from the registry but listed there is real, only its prices are unknown.
+    from the registry but listed there is real, only its prices are unknown. ``checks`` is
+    ``plan_checks(plan, registry)`` when the caller kept it from an earlier session.
     """
+    if checks is None:
+        checks = plan_checks(plan, registry)
     listed = set(listed_models) if listed_models is not None else None
     findings: list[Finding] = []
-    named = [(s.seat_id, s.requested_model) for s in plan.seats if not s.is_pareto]
-    for who, model in [*named, ("chairman", plan.chairman)]:
-        if registry.is_known(model):
-            continue
+    for who, model in checks.unknown:
         if listed is None:
             where = "the registry (the gateway's model list was not checked)"
         elif model.split(":", 1)[0] in listed:
@@ -64,8 +84,10 @@ def preflight(
                 "warning", f"{who}: {model!r} is in neither {where}; its calls will likely fail"
             )
         )
+    if not checks.windows:
+        return findings
     tokens = estimated_tokens(prompt)
-    for seat_id, model, window in _windows(plan, registry):
+    for seat_id, model, window in checks.windows:
         if tokens > window:
             findings.append(
                 Finding(

@@ -423,12 +423,12 @@ class _Run:
         reviews = self._ordered_reviews()
         ballots = [(r.ranking, self.ballot_size.get(rid, 0)) for rid, r in reviews]
         scores = borda(ballots, tie_order=tie_order)
+        peer_ballots = [b for b, (_rid, r) in zip(ballots, reviews, strict=True) if not r.judge]
+        # Without judges the seats' own ballots are all the ballots: the same scores.
+        same = len(peer_ballots) == len(ballots)
         peers = {
             s.seat_id: s.borda
-            for s in borda(
-                [(r.ranking, self.ballot_size.get(rid, 0)) for rid, r in reviews if not r.judge],
-                tie_order=tie_order,
-            )
+            for s in (scores if same else borda(peer_ballots, tie_order=tie_order))
         }
         for score in scores:
             seat = _seat(seats, score.seat_id)
