@@ -522,3 +522,17 @@ def test_report_cli_formats(store, tmp_path, monkeypatch):
     assert "duplicate rate" in text_file.read_text()
     for bad in (["--since", "yesterday-ish"], ["--tier", "huge"], ["--last", "0"]):
         assert runner.invoke(app, ["report", *bad]).exit_code == 2, bad
+
+
+def test_an_unwritable_output_is_bad_input(tmp_path, monkeypatch):
+    """`report -o` into a directory that does not exist: one error line, exit 2."""
+    from typer.testing import CliRunner
+
+    from llm_council.cli import app
+
+    monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    target = tmp_path / "missing" / "r.html"
+    done = CliRunner().invoke(app, ["report", "--format", "html", "-o", str(target)])
+    assert done.exit_code == 2
+    assert done.stderr.count("\n") == 1 and "cannot write --output" in done.stderr
+    assert not target.exists()

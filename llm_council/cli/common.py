@@ -96,3 +96,20 @@ def open_service(
         raise fail(str(exc), 2) from None
     print_notices(err, service.notices)
     return service
+
+
+def emit(text: str, output: Path | None, what: str) -> None:
+    """``text`` on stdout, or into ``--output`` with a line on stderr saying where; a file
+    that cannot be written is bad input (exit 2)."""
+    if output is None:
+        typer.echo(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write --output {output}: {exc.strerror or exc}", 2) from None
+    from rich.console import Console
+
+    from llm_council.textsafe import markup_text
+
+    Console(stderr=True).print(f"{what} written to {markup_text(str(output))}", highlight=False)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llm_council.choices import Tier
-from llm_council.cli.common import ConfigOpt, GatewayOpt, OutputOpt, print_notices
+from llm_council.cli.common import ConfigOpt, GatewayOpt, OutputOpt, emit, print_notices
 from llm_council.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from llm_council.batch_result import BatchResult
     from llm_council.council.result import SessionResult
     from llm_council.evaluation.grade import Grade
+    from llm_council.evaluation.report import EvalReport
     from llm_council.evaluation.tasks import Task
 
 
@@ -144,32 +145,24 @@ async def _evaluate(
     return batch, results, [g for per_session in graded for g in per_session]
 
 
-def _emit(report: object, output_format: EvalFormat, output: Path | None) -> None:
+def _emit(report: EvalReport, output_format: EvalFormat, output: Path | None) -> None:
+    import io
+
     from rich.console import Console
 
     from llm_council.evaluation.render import render_html, render_markdown, render_table
-    from llm_council.textsafe import markup_text
 
     if output_format is EvalFormat.table:
         if output is None:
-            render_table(Console(), report)  # type: ignore[arg-type]
+            render_table(Console(), report)
             return
-        with output.open("w", encoding="utf-8") as handle:
-            render_table(Console(file=handle, width=120, color_system=None), report)  # type: ignore[arg-type]
+        console = Console(record=True, width=120, file=io.StringIO())  # plain text in a file
+        render_table(console, report)
+        text = console.export_text()
+    elif output_format is EvalFormat.json:
+        text = json.dumps(report.model_dump(mode="json"), indent=2)
+    elif output_format is EvalFormat.markdown:
+        text = render_markdown(report)
     else:
-        text = {
-            EvalFormat.json: lambda: json.dumps(report.model_dump(mode="json"), indent=2),  # type: ignore[attr-defined]
-            EvalFormat.markdown: lambda: render_markdown(report),  # type: ignore[arg-type]
-            EvalFormat.html: lambda: render_html(report),  # type: ignore[arg-type]
-        }[output_format]()
-        if output is None:
-            typer.echo(text)
-            return
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"cannot write {output}: {exc.strerror or exc}", 2) from None
-    if output is not None:
-        Console(stderr=True).print(
-            f"eval report written to {markup_text(str(output))}", highlight=False
-        )
+        text = render_html(report)
+    emit(text, output, "eval report")

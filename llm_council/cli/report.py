@@ -14,9 +14,8 @@ from typing import Annotated
 import typer
 
 from llm_council.choices import TIERS
-from llm_council.cli.common import ConfigOpt, OutputOpt, load_all, since_or_exit
+from llm_council.cli.common import ConfigOpt, OutputOpt, emit, load_all, since_or_exit
 from llm_council.cli.errors import fail
-from llm_council.textsafe import markup_text
 
 
 class ReportFormat(StrEnum):
@@ -75,11 +74,4 @@ def report_command(
         console = Console(record=True, width=120, file=io.StringIO())
         render_table(console, report)
         text = console.export_text()
-    if output is None:
-        typer.echo(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot write --output {output}: {exc.strerror}", 1) from None
-    Console(stderr=True).print(f"report written to {markup_text(str(output))}", highlight=False)
+    emit(text, output, "report")
