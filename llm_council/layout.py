@@ -120,11 +120,17 @@ def flat(text: str) -> str:
 
 def fit_token(token: str, width: int) -> str:
     """``token`` in at most ``width`` cells: whole if it fits, else without trailing
-    date/version pieces, else cut with ``…``."""
+    date/version pieces, else cut with ``…``. Only a name loses pieces silently: a token
+    with no letter left before the piece (a price, a score) is cut with ``…`` instead, so
+    ``$0.0076`` never reads ``$0``."""
     if cell_len(token) <= width:
         return token
     trimmed = token
-    while (found := VERSION_SUFFIX.search(trimmed)) and found.start() > 0:
+    while (
+        (found := VERSION_SUFFIX.search(trimmed))
+        and found.start() > 0
+        and any(c.isalpha() for c in trimmed[: found.start()])
+    ):
         trimmed = trimmed[: found.start()]
         if cell_len(trimmed) <= width:
             return trimmed

@@ -406,3 +406,11 @@ def test_live_progress_fits_and_never_leaves_a_call_running():
     # (The recording joins each redraw to the last line of the frame before; below the title
     # the last frame stands alone.)
     assert all(cell_len(line) <= 80 for line in final.splitlines()[1:])
+
+
+@given(st.decimals(min_value=0, max_value=10**6, places=5, allow_nan=False), st.integers(2, 9))
+def test_a_number_is_never_shortened_into_another_number(value, width):
+    # Dropping ".0076" from "$0.0076" as if it were a version would print a wrong price.
+    for token in (f"${value}", f"{value}", f"{value}%"):
+        shown = fit_token(token, width)
+        assert shown == token or shown.endswith("…"), (token, shown)
