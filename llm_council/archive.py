@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llm_council.audition.report import build_report
 from llm_council.audition.store import AuditionStore, SessionSummary, Thread, open_store
 from llm_council.config import load_config
 from llm_council.council.result import SessionResult
@@ -95,6 +94,10 @@ class SessionArchive:
     ) -> Report:
         """The duplicate / diversity / peer-review / cost report over a window of sessions.
         The registry (with the sync overlay) is loaded on first use; RegistryError if bad."""
+        # Imported here: the report code is the heaviest part, and listing or showing
+        # sessions never needs it.
+        from llm_council.audition.report import build_report
+
         if self._registry is None:
             self._registry = load_registry(overlay=default_overlay_path())
         return build_report(self.store, self._registry, since=since, last=last, tier=tier)

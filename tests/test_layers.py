@@ -20,6 +20,7 @@ LAZY_IMPORTERS = {
     "llm_council.log",
     "llm_council.telemetry",
     "llm_council.service",
+    "llm_council.archive",
 }
 # Every module of the command-line package is interface code.
 LAZY_PACKAGES = ("llm_council.cli.",)
