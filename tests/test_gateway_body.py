@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_council.gateway.base import ChatMessage, CompletionRequest
-from llm_council.gateway.openrouter import PARETO_TIER_SCORES, build_request_body, pareto_score
+from llm_council.gateway.openrouter import (
+    PARETO_TIER_SCORES,
+    _decode,
+    _encode,
+    build_request_body,
+    pareto_score,
+)
 
 MESSAGES = (ChatMessage(role="user", content="Write a merge function."),)
 
@@ -216,3 +224,96 @@ def test_any_wire_payload_is_a_result_or_a_malformed_response(payload, choices):
     assert isinstance(result, CompletionResult)
     assert result.resolved_model is None or isinstance(result.resolved_model, str)
     assert isinstance(result.content, str)
+
+
+# -- the wire encoding: orjson with the stdlib as the rule (ADR-016) ---------------------------
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # beyond 64 bits: orjson refuses
+    | st.floats()  # NaN and infinities included: the stdlib refuses them, so must we
+    | st.text()  # lone surrogates included
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _stdlib(body):
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, UnicodeEncodeError) as exc:
+        return type(exc)
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(
+        st.sampled_from(["model", "messages", "temperature", "plugins", "session_id", "x"]),
+        JSON_VALUES,
+    )
+)
+def test_bodies_go_out_as_the_stdlib_would_write_them(body):
+    expected = _stdlib(body)
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            _encode(body)
+        return
+    sent = _encode(body)
+    assert json.loads(sent) == json.loads(expected)  # the same JSON, whichever encoder ran
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "m", "temperature": float("nan")},
+        {"model": "m", "plugins": [{"id": "x", "weight": float("inf")}]},
+    ],
+)
+def test_a_float_that_is_not_finite_is_refused_not_sent_as_null(body):
+    with pytest.raises(ValueError):
+        _encode(body)
+
+
+@settings(max_examples=300)
+@given(JSON_VALUES)
+def test_responses_are_read_as_the_stdlib_reads_them(value):
+    # Whatever the stdlib can write (NaN literals, lone surrogate escapes, big ints), the
+    # gateway reads to the same value: orjson first, the stdlib for what orjson refuses.
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate written raw cannot be sent as UTF-8
+            continue
+        assert _same(_decode(raw), _as_read(json.loads(text)))
+
+
+def _as_read(value):
+    """The one difference kept (the _decode docstring): an int beyond 64 bits reads as the
+    nearest float."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(2**63) <= value < 2**64 else float(value)
+    if isinstance(value, list):
+        return [_as_read(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_read(v) for k, v in value.items()}
+    return value
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True  # NaN == NaN
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("raw", [b"{", b"", b"\xff\xfe", b'{"a": 1} x', b"nul"])
+def test_invalid_json_is_still_a_value_error(raw):
+    with pytest.raises(ValueError):
+        _decode(raw)
