@@ -174,14 +174,23 @@ async def test_error_object_inside_a_200_body(served):
         b"",
         b"[1, 2]",
         json.dumps({**completion(), "choices": []}).encode(),
-        json.dumps({**completion(), "usage": {"prompt_tokens": "many"}}).encode(),
     ],
-    ids=["truncated", "html", "empty", "array", "no-choices", "bad-usage"],
+    ids=["truncated", "html", "empty", "array", "no-choices"],
 )
 async def test_malformed_responses(served, body):
     _, gw = served(Reply(body=body), attempts=1)
     with pytest.raises(MalformedResponseError):
         await gw.complete(request())
+
+
+async def test_answer_with_unreadable_usage_is_kept_not_retried(served):
+    """Bad usage is the answer's metadata, not a missing answer: kept, usage unknown
+    (tests/test_mutation_kills.py has the shapes)."""
+    body = json.dumps({**completion(), "usage": {"prompt_tokens": "many"}}).encode()
+    server, gw = served(Reply(body=body), attempts=3)
+    result = await gw.complete(request())
+    assert result.attempts == 1 and len(server.requests) == 1
+    assert result.usage_problem == "usage.prompt_tokens is not a non-negative number: 'many'"
 
 
 @pytest.mark.parametrize("model", [None, "", 42], ids=["absent", "empty", "not-a-string"])

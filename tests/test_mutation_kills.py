@@ -88,17 +88,20 @@ def request(model: str = "openai/gpt-5.4", **kw) -> CompletionRequest:
     ],
     ids=["list", "string", "negative", "bool", "cost-text", "cost-inf", "cost-nan", "nested"],
 )
-async def test_unusable_usage_is_a_malformed_response_naming_the_field(served, usage):
-    """OpenRouter documents ``usage`` as an object of non-negative numbers; anything else is
-    a malformed answer, never silently read as zero."""
-    body = {**completion(), "usage": usage}
+async def test_unusable_usage_keeps_the_paid_answer_and_says_usage_is_unknown(served, usage):
+    """OpenRouter documents ``usage`` as an object of non-negative numbers. Anything else is
+    never silently read as zero, and never retried either: the answer was generated and
+    billed, and a retry would pay again and drop it. It is kept, its usage marked unknown."""
+    body = {**completion(content="the paid answer"), "usage": usage}
     # JSON has no Infinity: 1e999 is how a server would overflow into it; NaN stays a literal.
     raw = json.dumps(body).replace("Infinity", "1e999").encode()
-    server, gw, _ = served(Reply(body=raw), max_attempts=1)
-    with pytest.raises(MalformedResponseError) as info:
-        await gw.complete(request())
-    assert str(info.value).startswith("usage") or "'usage'" in str(info.value)
-    assert info.value.attempts == 1 and len(server.requests) == 1
+    server, gw, _ = served(Reply(body=raw), Reply(body=completion(content="paid twice")))
+    result = await gw.complete(request())
+    assert result.content == "the paid answer" and result.attempts == 1
+    assert len(server.requests) == 1  # max_attempts is 3: nothing was asked again
+    assert result.usage == Usage() and result.usage.cost_usd is None
+    problem = result.usage_problem or ""
+    assert problem.startswith("usage") or "'usage'" in problem, problem
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ the Borda ranking recomputed from the recorded reviews rather than re-sorted.
 from __future__ import annotations
 
 import html
+import json
 import random
 import re
 
@@ -172,3 +173,72 @@ async def test_ranking_is_the_borda_of_the_recorded_reviews(pool):
     assert [e.seat_id for e in result.ranking] == order
     # The ranking must discriminate, or a constant score would pass the checks above.
     assert len({e.borda for e in result.ranking}) > 1
+
+
+def _unreadable_usage_for(model: str, app):
+    """The sandbox, but every answer from ``model`` carries a ``usage`` OpenRouter would never
+    send (a cost that is text): an ASGI wrapper rewriting that model's response bodies."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        if not body or json.loads(body).get("model") != model:
+            return await app(scope, replay, send)
+        held: list[dict] = []
+
+        async def hold(message):
+            held.append(message)
+
+        await app(scope, replay, hold)
+        start = held[0]
+        payload = json.loads(b"".join(m.get("body", b"") for m in held[1:]))
+        payload["usage"] = {**payload.get("usage", {}), "cost": "cheap"}
+        raw = json.dumps(payload).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(raw)).encode())]})
+        await send({"type": "http.response.body", "body": raw})
+
+    return wrapped
+
+
+async def test_an_answer_with_unreadable_usage_is_kept_once_and_its_cost_is_unknown(asgi_server):
+    """A billed answer whose ``usage`` cannot be read is not retried (that would pay twice and
+    drop it): the seat keeps its answer, reviews as usual, its calls record no cost (not a
+    zero, not an estimate from unknown tokens), and the session says so."""
+    app = create_app(load_registry(), SandboxOptions(latency_ms=0))
+    config = make_config({"balanced": [OPUS_47, GPT, SONNET]})
+    with asgi_server(_unreadable_usage_for(GPT, app)) as url:
+        council, _ = sandbox_council(config, base_url=f"{url}/api/v1", app=app)
+        result = await council.run(PROMPT, "balanced")
+        await council.aclose()
+
+    assert result.status == "ok"
+    s2 = result.seat("s2")
+    assert (s2.status, s2.resolved_model) == ("ok", GPT) and s2.answer
+    gpt_calls = [c for c in result.calls if c.requested_model == GPT]
+    assert [c.stage for c in gpt_calls] == ["answer", "review"]
+    assert all(c.attempts == 1 for c in gpt_calls)  # asked once each: nothing paid twice
+    assert sum(1 for b in app.requests if b["model"] == GPT) == 2
+    for call in gpt_calls:
+        assert (call.prompt_tokens, call.completion_tokens) == (0, 0)
+        assert (call.cost_usd, call.cost_estimated) == (None, False)
+    others = [c for c in result.calls if c.requested_model != GPT]
+    assert others and all(c.cost_usd is not None for c in others)
+    unreadable = [n for n in result.notices if "usage was unreadable" in n]
+    assert [n.split(" ")[:2] for n in unreadable] == [["s2", "(answer):"], ["s2", "(review):"]]
+    assert all("usage.cost" in n and "unknown, not zero" in n for n in unreadable)

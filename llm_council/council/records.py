@@ -58,7 +58,8 @@ def call_record(
             attempts=error.attempts,
         )
     cost, estimated = result.usage.cost_usd, False
-    if cost is None and result.resolved_model:
+    # Unreadable usage: the tokens are unknown, so no estimate from them either.
+    if cost is None and result.resolved_model and result.usage_problem is None:
         cost = registry.estimate_cost(
             result.resolved_model, result.usage.prompt_tokens, result.usage.completion_tokens
         )

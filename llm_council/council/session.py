@@ -251,6 +251,11 @@ class _Run:
                 _log.exception("council.call_failed_internally", stage=stage, seat_id=seat_id)
                 error = InternalCallError(f"internal error: {type(exc).__name__}: {exc}")
         record = self._record(stage, seat_id, request, score, started_at, t0, result, error)
+        if result is not None and result.usage_problem is not None:
+            self.notices.append(
+                f"{seat_id} ({stage}): the answer is kept but its usage was unreadable "
+                f"({result.usage_problem}); its tokens and cost are unknown, not zero"
+            )
         self.ctx.progress.call_finished(
             stage, seat_id, record.status, record.resolved_model, record.latency_ms
         )

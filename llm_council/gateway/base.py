@@ -65,7 +65,10 @@ class CompletionResult(BaseModel):
     """A successful completion. ``resolved_model`` is the response's ``model`` field.
 
     ``resolved_model`` is None when a billed answer came back without naming its model:
-    the answer is kept (it was paid for) and the record says the model is unknown.
+    the answer is kept (it was paid for) and the record says the model is unknown. Likewise
+    an answer whose ``usage`` is unreadable is kept, not retried (a retry would pay again and
+    drop this answer): ``usage`` is then empty and ``usage_problem`` says why, so its tokens
+    and cost read as unknown, never as zero.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -83,6 +86,7 @@ class CompletionResult(BaseModel):
     provider: str | None = None
     # OpenRouter's own account of the routing (``openrouter_metadata``), when it sent one.
     router: RouterMetadata | None = None
+    usage_problem: str | None = None  # why ``usage`` could not be read; None when it could
 
 
 class GatewayError(Exception):

@@ -536,13 +536,19 @@ class OpenRouterGateway:
         ref = parse_pareto_model(request.model)
         plugin = next((p for p in body.get("plugins", ()) if p.get("id") == PARETO_PLUGIN_ID), None)
         metadata = payload.get(METADATA_FIELD)
+        try:
+            usage, usage_problem = _usage(payload.get("usage")), None
+        except MalformedResponseError as exc:  # billed all the same: keep the answer
+            usage, usage_problem = _NO_USAGE, str(exc)
+            _log.warning("gateway.usage_unreadable", model=request.model, detail=usage_problem)
         result = CompletionResult(
             requested_model=request.model,
             resolved_model=resolved,
             generation_id=_str_or_none(payload.get("id")),
             content=content or "",
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
-            usage=_usage(payload.get("usage")),
+            usage=usage,
+            usage_problem=usage_problem,
             latency_ms=(time.perf_counter() - started) * 1000,
             attempts=attempts,
             min_coding_score=plugin["min_coding_score"] if plugin else None,
