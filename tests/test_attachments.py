@@ -439,6 +439,14 @@ def test_the_cli_attaches_files_and_a_diff_to_a_sandbox_run(tmp_path):
         )),
     ]  # fmt: skip
     assert "attached: 2 file(s), git diff HEAD;" in done.stderr
+    # sessions show lists them from the store: name, size and hash, never the content.
+    shown = cli_in_subprocess(tmp_path, "sessions", "show", run["session_id"], cwd=top)
+    assert shown.returncode == 0, shown.stderr
+    listed = [line for line in shown.stdout.splitlines() if line.startswith("attached ")]
+    assert listed == [
+        f"attached {a['kind']} {a['name']} · {a['size']:,} bytes · sha256 {a['sha256'][:12]}"
+        for a in run["attachments"]
+    ]
 
 
 @pytest.mark.parametrize(

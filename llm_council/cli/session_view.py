@@ -117,6 +117,13 @@ def _print_header(console: Console, result: SessionResult) -> None:
     print_wrapped(console, lines[0], lead="prompt ", lead_style="bold")
     for line in lines[1:]:  # the prompt as written, line by line, each wrapped
         print_wrapped(console, line, lead="  ", hang=0)
+    for item in result.attachments:  # what was attached; the store never kept the content
+        print_wrapped(
+            console,
+            f"{item.kind} {one_line(item.name)} · {item.size:,} bytes · sha256 {item.sha256[:12]}",
+            lead="attached ",
+            lead_style="bold",
+        )
     print_wrapped(
         console,
         f"{chairman.requested_model} → {chairman.resolved_model or '—'} · {outcome}",
