@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,12 +23,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a background thread; yield its base URL (no trailing slash)."""
+def serve_asgi(
+    app: Any, *, on_shutdown: Callable[[], Awaitable[None]] | None = None
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a background thread; yield its base URL (no trailing slash).
+
+    ``on_shutdown`` runs in the server's event loop after it stops: where an app's clients
+    (a council's gateway) made their connections, so they can be closed there.
+    """
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+
+    async def run() -> None:
+        try:
+            await server.serve()
+        finally:
+            if on_shutdown is not None:
+                await on_shutdown()
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:

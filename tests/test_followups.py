@@ -266,7 +266,7 @@ def test_http_council_session_id_links_without_repeating_the_history(tmp_path):
     sent a second time as a block."""
     with council_on_sandbox(tmp_path) as (council, sandbox, store):
         service = CouncilService(council)
-        with serve_asgi(create_http_app(service)) as url:
+        with serve_asgi(create_http_app(service), on_shutdown=service.aclose) as url:
             client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             question = [{"role": "user", "content": "Write merge(a, b)."}]
             first = client.chat.completions.create(model="council/quick", messages=question)

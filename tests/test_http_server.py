@@ -89,7 +89,8 @@ def council_server(
             base_url=f"{sandbox_url}/api/v1",
         )
         council.audition = AuditionLogger(store, registry, spill_to=[tmp_path / "unsent"])
-        with serve_asgi(create_http_app(CouncilService(council), token=token)) as url:
+        service = CouncilService(council)
+        with serve_asgi(create_http_app(service, token=token), on_shutdown=service.aclose) as url:
             yield url, store, sandbox
 
 
