@@ -130,12 +130,12 @@ def test_a_v2_store_upgrades_to_v3_and_keeps_links_and_attachment_hashes(store_u
     engine.dispose()
     old = make_session(1)
     store = AuditionStore(store_url)
-    with store.engine().connect() as conn:  # opening upgraded it: version 3, column back
+    with store.engine().connect() as conn:  # opening upgraded it: column and index back
         found = inspect(conn)
         assert "parent_session_id" in {c["name"] for c in found.get_columns("sessions")}
         assert "ix_sessions_parent" in {i["name"] for i in found.get_indexes("sessions")}
         assert "attachments" in found.get_table_names()
-    assert store.schema_upgrades == (3,) and store.schema_version() == 3
+    assert store.schema_upgrades == (3, 4) and store.schema_version() == 4
     store.write_session(old, registry())
     child = make_session(2)
     child.parent_session_id = old.session_id

@@ -476,7 +476,7 @@ def test_a_v1_store_is_upgraded_with_the_report_indexes(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     write_v1_store(url, [make_session(1)])
     store = AuditionStore(url)
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     with store.engine().connect() as conn:
         found = inspect(conn)
         names = {i["name"] for t in ("sessions", "seats", "calls") for i in found.get_indexes(t)}

@@ -339,7 +339,7 @@ def test_a_read_only_store_behind_is_listed_with_a_notice(tmp_path, monkeypatch)
     monkeypatch.setenv("LLM_COUNCIL_AUDITION_URL", url)
     monkeypatch.chdir(tmp_path)
     notice = (
-        f"the store at {url} is at schema version 1, this llm-council writes 3; "
+        f"the store at {url} is at schema version 1, this llm-council writes 4; "
         "open it writable once to upgrade"
     )
     out = invoke("list", columns=400)

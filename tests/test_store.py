@@ -93,7 +93,7 @@ def test_writing_the_same_session_twice_is_a_no_op(store):
         store.counts()
         == before
         == {
-            "schema_version": 3,  # rows for versions 1, 2 and 3
+            "schema_version": 4,  # rows for versions 1 to 4
             "sessions": 1,
             "seats": 4,
             "flags": 2,
@@ -211,7 +211,7 @@ def test_a_broken_session_fails_whole_and_loudly(store, tmp_path):
     with pytest.raises(AuditionStoreError, match=f"cannot write session {result.session_id} to"):
         store.write_session(result, REG)
     assert store.counts() == {
-        "schema_version": 3,
+        "schema_version": 4,
         "sessions": 0,
         "seats": 0,
         "flags": 0,
@@ -262,8 +262,8 @@ def test_two_writers_of_one_session_store_it_once(store_url):
     for t in threads:
         t.join()
     assert sorted(outcomes) == [False, False, False, True]
-    assert stores[0].counts()["calls"] == 9 and stores[0].counts()["schema_version"] == 3
-    assert sorted(s.schema_upgrades for s in stores) == [(), (), (), (1, 2, 3)]
+    assert stores[0].counts()["calls"] == 9 and stores[0].counts()["schema_version"] == 4
+    assert sorted(s.schema_upgrades for s in stores) == [(), (), (), (1, 2, 3, 4)]
     for s in stores:
         s.close()
 
@@ -272,8 +272,8 @@ def test_two_writers_of_one_session_store_it_once(store_url):
 
 
 def test_a_new_database_is_migrated_to_the_current_version(store):
-    assert store.schema_version() == schema.SCHEMA_VERSION == 3
-    assert store.schema_upgrades == (1, 2, 3) and store.notices == []
+    assert store.schema_version() == schema.SCHEMA_VERSION == 4
+    assert store.schema_upgrades == (1, 2, 3, 4) and store.notices == []
     assert set(store.table_names()) >= {
         "schema_version",
         "sessions",
@@ -290,7 +290,7 @@ def test_a_new_database_is_migrated_to_the_current_version(store):
     assert store.has_column("seats", "borda_peers") and store.has_table("review_ranks")
     with store.engine().connect() as conn:
         applied = conn.execute(select(schema.schema_version).order_by("version")).all()
-    assert [v for v, _ in applied] == [1, 2, 3] and all(at is not None for _, at in applied)
+    assert [v for v, _ in applied] == [1, 2, 3, 4] and all(at is not None for _, at in applied)
 
 
 def test_an_empty_sqlite_file_and_foreign_tables_are_fine(tmp_path):
@@ -309,27 +309,28 @@ def test_an_empty_sqlite_file_and_foreign_tables_are_fine(tmp_path):
 def test_an_older_database_is_upgraded_step_by_step(store):
     store.write_session(make_session(1), REG)
     added = []
+    first, second = schema.SCHEMA_VERSION + 1, schema.SCHEMA_VERSION + 2
 
-    def v4(conn):
-        conn.execute(text("CREATE TABLE extra_v4 (id INTEGER PRIMARY KEY)"))
-        added.append(4)
+    def add_table(conn):
+        conn.execute(text("CREATE TABLE extra_step (id INTEGER PRIMARY KEY)"))
+        added.append(first)
 
-    def v5(conn):
-        conn.execute(text("INSERT INTO extra_v4 (id) VALUES (5)"))
-        added.append(5)
+    def add_row(conn):
+        conn.execute(text(f"INSERT INTO extra_step (id) VALUES ({second})"))
+        added.append(second)
 
-    steps = [*schema.MIGRATIONS, (4, "extra table", v4), (5, "extra row", v5)]
+    steps = [*schema.MIGRATIONS, (first, "extra table", add_table), (second, "extra row", add_row)]
     with store.engine().begin() as conn:
-        assert schema.upgrade(conn, steps[:4]) == [4]
+        assert schema.upgrade(conn, steps[:-1]) == [first]
     with store.engine().begin() as conn:
-        assert schema.upgrade(conn, steps) == [5]
+        assert schema.upgrade(conn, steps) == [second]
         assert schema.upgrade(conn, steps) == []
-        assert schema.current_version(conn) == 5
-        assert conn.execute(text("SELECT id FROM extra_v4")).scalar() == 5
-    assert added == [4, 5] and store.counts()["sessions"] == 1  # data kept
+        assert schema.current_version(conn) == second
+        assert conn.execute(text("SELECT id FROM extra_step")).scalar() == second
+    assert added == [first, second] and store.counts()["sessions"] == 1  # data kept
     store.close()
-    # This code only knows version 3: the upgraded database is now too new for it.
-    with pytest.raises(AuditionStoreError, match="schema version 5, newer than"):
+    # This code only knows its own version: the upgraded database is now too new for it.
+    with pytest.raises(AuditionStoreError, match=f"schema version {second}, newer than"):
         AuditionStore(store.url_for_humans).list_sessions()
 
 
@@ -341,8 +342,10 @@ def test_a_failed_migration_leaves_the_old_version(store):
         raise RuntimeError("step failed")
 
     with pytest.raises(RuntimeError), store.engine().begin() as conn:
-        schema.upgrade(conn, [*schema.MIGRATIONS, (4, "broken", broken)])
-    assert store.schema_version() == 3 and "half_done" not in store.table_names()
+        schema.upgrade(conn, [*schema.MIGRATIONS, (schema.SCHEMA_VERSION + 1, "broken", broken)])
+    assert (
+        store.schema_version() == schema.SCHEMA_VERSION and "half_done" not in store.table_names()
+    )
 
 
 def test_a_database_from_a_newer_version_is_refused_clearly(store, store_url):

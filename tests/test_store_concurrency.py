@@ -76,7 +76,7 @@ def test_four_writers_lose_and_duplicate_nothing(shared_url):
         p.join(timeout=30)
     assert [p for _, _, problems, _ in outcomes for p in problems] == []  # no write failed
     # Exactly one process created the schema; the others waited and found it done.
-    assert sorted(upgrades for *_, upgrades in outcomes) == [(), (), (), (1, 2, 3)]
+    assert sorted(upgrades for *_, upgrades in outcomes) == [(), (), (), (1, 2, 3, 4)]
     expected: Expected = {}
     for _, got, _, _ in outcomes:
         expected.update(got)
@@ -106,7 +106,7 @@ def test_four_writers_lose_and_duplicate_nothing(shared_url):
         want = {sid: counts[index] for sid, counts in expected.items() if counts[index]}
         assert per_table[name] == want, name
     assert dup_calls == [] and dup_flags == []
-    assert store.counts()["schema_version"] == 3  # versions 1, 2 and 3, each recorded once
+    assert store.counts()["schema_version"] == 4  # versions 1 to 4, each recorded once
     store.close()
 
 

@@ -44,7 +44,7 @@ def pg_url(request):
 
 def behind_notice(url: str) -> str:
     return (
-        f"the store at {url} is at schema version 1, this llm-council writes 3; "
+        f"the store at {url} is at schema version 1, this llm-council writes 4; "
         "open it writable once to upgrade"
     )
 
@@ -68,8 +68,8 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
     store = AuditionStore(store_url)
     # Reading is enough: the store is writable, so it is brought current first.
     assert [s.session_id for s in store.list_sessions()] == [r.session_id for r in old[::-1]]
-    assert store.schema_upgrades == (2, 3) and store.notices == []
-    assert store.schema_version() == 3
+    assert store.schema_upgrades == (2, 3, 4) and store.notices == []
+    assert store.schema_version() == 4
     assert {"provider", "router_json"} <= columns(store_url, "calls")
     assert "borda_peers" in columns(store_url, "seats")
     assert {"router_candidates", "router_attempts", "reviews", "review_ranks"} <= set(
@@ -90,7 +90,7 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
         (r.reviewer_seat, r.judge, r.order) for r in new.reviews
     ]
     assert store.counts() == {
-        "schema_version": 3,
+        "schema_version": 4,
         "sessions": 3,
         "seats": 11,
         "flags": 6,
@@ -103,7 +103,7 @@ def test_a_v1_store_is_upgraded_on_first_use_and_keeps_its_data(store_url):
     }
     store.close()
     again = AuditionStore(store_url)
-    assert again.schema_version() == 3 and again.schema_upgrades == ()  # nothing left to do
+    assert again.schema_version() == 4 and again.schema_upgrades == ()  # nothing left to do
     again.close()
 
 
@@ -111,7 +111,7 @@ def test_a_write_is_what_upgrades_a_v1_store_too(store_url):
     write_v1_store(store_url, [make_session(1)])
     store = AuditionStore(store_url)
     assert store.write_session(make_session(2, routed=True), REG) is True
-    assert store.schema_upgrades == (2, 3) and store.counts()["router_attempts"] == 3
+    assert store.schema_upgrades == (2, 3, 4) and store.counts()["router_attempts"] == 3
     store.close()
 
 
@@ -303,7 +303,7 @@ def test_a_select_only_role_reads_and_its_writes_are_spilled(pg_url, tmp_path):
     reader = AuditionStore(reader_url)
     assert [s.session_id for s in reader.list_sessions()] == [r.session_id for r in results[::-1]]
     assert reader.get_calls(results[0].session_id) == results[0].calls
-    assert reader.notices == [] and reader.schema_version() == 3
+    assert reader.notices == [] and reader.schema_version() == 4
     logger = AuditionLogger(reader, REG, spill_to=[tmp_path])
     message = logger.record(make_session(3))
     assert message and "permission denied" in message and str(tmp_path) in message
@@ -325,7 +325,7 @@ def test_a_select_only_role_reads_a_v1_database_as_it_is(pg_url):
     assert "router_json" not in columns(pg_url, "calls")  # the reader changed nothing
     owner = AuditionStore(pg_url)
     assert owner.count_sessions() == 2 and "router_json" in columns(pg_url, "calls")
-    assert owner.schema_upgrades == (2, 3) and owner.notices == []  # the owner upgraded it
+    assert owner.schema_upgrades == (2, 3, 4) and owner.notices == []  # the owner upgraded it
     owner.close()
 
 
@@ -355,4 +355,45 @@ async def test_a_database_turned_read_only_after_open_spills_the_next_session(pg
     assert "read-only transaction" in problem and str(spill) in problem
     assert len(json.loads(spill.read_text())["calls"]) == len(second.calls) > 0
     assert store.count_sessions() == 1 and store.get_session(first.session_id)
+    store.close()
+
+
+# -- v3 stores from a build whose step 2 lacked seats.tier and seats.day -------------------
+
+
+def test_a_v3_store_missing_what_step_2_later_declared_is_repaired_by_v4(store_url):
+    """Step 2 gained seats.tier and seats.day after some stores had run it: such a store is
+    at version 3 without them and every write failed ("table seats has no column named
+    tier"; found on a developer's machine). Version 4 adds and backfills them."""
+    store = AuditionStore(store_url)
+    old = [make_session(1), make_session(2, tier="high")]
+    for result in old:
+        assert store.write_session(result, REG) is True
+    store.close()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # the shape such a store has
+        for index in ("ix_seats_report", "ix_seats_days"):
+            conn.exec_driver_sql(f"DROP INDEX {index}")
+        for column in ("tier", "day"):
+            conn.exec_driver_sql(f"ALTER TABLE seats DROP COLUMN {column}")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 4")
+    engine.dispose()
+    assert not {"tier", "day"} & columns(store_url, "seats")
+
+    store = AuditionStore(store_url)
+    assert store.write_session(make_session(3), REG) is True  # refused before the repair
+    assert store.schema_upgrades == (4,) and store.schema_version() == 4
+    assert {"tier", "day"} <= columns(store_url, "seats")
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        indexes = {i["name"] for i in inspect(conn).get_indexes("seats")}
+        mismatched = conn.exec_driver_sql(
+            "SELECT count(*) FROM seats JOIN sessions USING (session_id) "
+            "WHERE seats.tier IS DISTINCT FROM sessions.tier "
+            "OR seats.day IS DISTINCT FROM sessions.day"
+        ).scalar()
+    engine.dispose()
+    assert {"ix_seats_report", "ix_seats_days"} <= indexes
+    assert mismatched == 0  # the old seats were backfilled from their sessions
+    assert store.count_sessions() == 3
     store.close()

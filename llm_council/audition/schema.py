@@ -342,9 +342,19 @@ def _v3_attachments_and_threads(conn: Connection) -> None:
     metadata.create_all(conn, tables=[attachments])
 
 
+def _v4_repair_edited_steps(conn: Connection) -> None:
+    # The v2 step gained seats.tier and seats.day (and its covering indexes) after some
+    # stores had already run it; those stores reached v3 without them and refuse every
+    # write ("table seats has no column named tier"). Steps 2 and 3 only add what is
+    # missing, so running them again brings any such store to the shapes they declare.
+    _v2_router_and_reviews(conn)
+    _v3_attachments_and_threads(conn)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
-# Forward-only: append a step, never edit a shipped one. Each runs in the transaction that
+# Forward-only: append a step, never edit a shipped one (on main is shipped: stores ran it;
+# version 4 exists because step 2 was edited). Each runs in the transaction that
 # records its version, so a crash mid-migration leaves the database at the old version.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "create sessions, seats, flags, calls", _v1_create),
@@ -361,6 +371,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "attachments (name, kind, sha256, size; never content); sessions.parent_session_id "
         "with ix_sessions_parent for follow-up threads",
         _v3_attachments_and_threads,
+    ),
+    (
+        4,
+        "repair: whatever steps 2 and 3 declare but an earlier build of them did not add "
+        "(seats.tier and seats.day, backfilled, and their indexes)",
+        _v4_repair_edited_steps,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
