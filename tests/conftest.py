@@ -14,6 +14,13 @@ from typing import Any
 
 import pytest
 import uvicorn
+from hypothesis import settings
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) runs the same examples every time and no per-example
+# deadline on a shared machine, so what passed on the commit passes there; a developer's run
+# explores new examples each time.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def free_port() -> int:
