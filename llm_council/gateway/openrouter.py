@@ -370,14 +370,12 @@ class OpenRouterGateway:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         """One whole request: (status, body bytes); an HTTP error status raises."""
-        content = None if body is None else _encode(body)
+        sent = None if body is None else _encode(body)
         try:
             if self._client is not None:
-                if content is not None:
+                if sent is not None:
                     headers = {**(headers or {}), **_JSON_TYPE}
-                response = await self._client.request(
-                    method, path, content=content, headers=headers
-                )
+                response = await self._client.request(method, path, content=sent, headers=headers)
                 status, content, reply_headers = (
                     response.status_code,
                     response.content,
@@ -387,7 +385,7 @@ class OpenRouterGateway:
                 async with self._aiohttp().request(
                     method,
                     self._urls[path],
-                    data=None if content is None else _payload(content),
+                    data=None if sent is None else _payload(sent),
                     headers=headers,
                     proxy=self._proxy,
                 ) as reply:
@@ -410,13 +408,13 @@ class OpenRouterGateway:
         self, body: dict[str, Any], headers: Mapping[str, str] | None, tap: _DeltaTap
     ) -> dict[str, Any]:
         """Consume an SSE stream and assemble the same shape a non-streaming call returns."""
-        content = _encode(body)
+        sent = _encode(body)
         try:
             if self._client is not None:
                 async with self._client.stream(
                     "POST",
                     "chat/completions",
-                    content=content,
+                    content=sent,
                     headers={**(headers or {}), **_JSON_TYPE},
                 ) as response:
                     if response.status_code >= 400:
@@ -427,7 +425,7 @@ class OpenRouterGateway:
                     )
             async with self._aiohttp().post(
                 self._urls["chat/completions"],
-                data=_payload(content),
+                data=_payload(sent),
                 headers=headers,
                 proxy=self._proxy,
             ) as reply:
@@ -682,9 +680,10 @@ def _not_finite(value: Any) -> bool:
 
 
 def _decode(content: bytes | str) -> Any:
-    """JSON from a server: orjson first; what it refuses (NaN, a lone surrogate escape, a
-    number beyond a double) the stdlib parser reads or rejects. One difference is kept: an
-    integer beyond 64 bits is read as the nearest float (no field of ours holds one)."""
+    """JSON from a server: orjson first; a text it refuses (NaN, a lone surrogate escape, a
+    number beyond a double) the stdlib parser reads or rejects, whole. One difference is
+    kept: in a text orjson reads, an integer beyond 64 bits becomes the nearest float (no
+    field of ours holds one)."""
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
