@@ -9,6 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+async def read_body(receive: Any) -> bytes:
+    """An ASGI request's whole body, however many messages it came in."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
 @dataclass
 class Reply:
     """One canned reply: status, headers, body (bytes or JSON), an optional delay before it,
@@ -81,12 +91,7 @@ class ScriptedServer:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         self.log.append(
             {
                 "path": scope["path"],

@@ -48,7 +48,7 @@ from llm_council.cli import app
 from llm_council.council.result import Disagreement, SessionResult, Verdict
 from tests.audition_data import make_session, registry
 from tests.conftest import serve_asgi
-from tests.scripted_openrouter import completion, error
+from tests.scripted_openrouter import completion, error, read_body
 
 KEY = "sk-or-v1-dummy-hostile-test-0000"
 CHAIRMAN = "anthropic/claude-opus-4.7"
@@ -137,12 +137,7 @@ class HostileServer:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         body = json.loads(raw) if raw else {}
         self.requests.append(body)
         status, payload = self.script(body)

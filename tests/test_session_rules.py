@@ -20,6 +20,7 @@ from llm_council.council.result import SessionResult
 from llm_council.registry import load_registry
 from llm_council.sandbox import SandboxOptions, create_app
 from tests.council_helpers import make_config, sandbox_council
+from tests.scripted_openrouter import read_body
 
 PARETO = "openrouter/pareto-code"
 PROMPT = "Write a Python function that merges two sorted lists."
@@ -182,12 +183,7 @@ def _unreadable_usage_for(model: str, app):
     async def wrapped(scope, receive, send):
         if scope["type"] != "http":
             return await app(scope, receive, send)
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(receive)
         replayed = False
 
         async def replay():
